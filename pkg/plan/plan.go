@@ -1,0 +1,494 @@
+// Package plan reads and validates notifyctl plans.
+//
+// A plan is a directory holding plan.yaml and the files it names (app files, the
+// unit file). Plans shipped with notifyctl are embedded in the binary; others are
+// read from disk. A plan is validated completely before anything on the host is
+// touched: every error names the plan file and the field.
+package plan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FileName is the name of the plan file inside a plan directory.
+const FileName = "plan.yaml"
+
+// MaxSourceSize bounds each file a plan ships; larger files are refused.
+const MaxSourceSize = 16 << 20
+
+// Plan is a validated plan.
+type Plan struct {
+	Name        string      `yaml:"name"`
+	Description string      `yaml:"description"`
+	Packages    []string    `yaml:"packages"`
+	User        *User       `yaml:"user"`
+	Directories []Directory `yaml:"directories"`
+	Files       []File      `yaml:"files"`
+	Unit        Unit        `yaml:"unit"`
+	Readiness   Readiness   `yaml:"readiness"`
+
+	// Origin says where the plan came from: "embedded:NAME" or a path.
+	Origin string `yaml:"-"`
+	// Source is the plan file as shown in messages.
+	Source string `yaml:"-"`
+	// UnitContent is the unit file's content.
+	UnitContent []byte `yaml:"-"`
+}
+
+// User is the system user (and its group) the service runs as.
+type User struct {
+	Name  string `yaml:"name"`
+	Group string `yaml:"group"`
+	Home  string `yaml:"home"`
+	Shell string `yaml:"shell"`
+}
+
+// Directory is a directory the plan owns.
+type Directory struct {
+	Path  string `yaml:"path"`
+	Mode  Mode   `yaml:"mode"`
+	Owner string `yaml:"owner"`
+	Group string `yaml:"group"`
+}
+
+// File is an app file copied from the plan onto the host.
+type File struct {
+	Source string `yaml:"source"`
+	Dest   string `yaml:"dest"`
+	Mode   Mode   `yaml:"mode"`
+	Owner  string `yaml:"owner"`
+	Group  string `yaml:"group"`
+
+	// Content is the source file's content, read at load time.
+	Content []byte `yaml:"-"`
+}
+
+// Unit is the systemd unit the plan installs.
+type Unit struct {
+	Name   string `yaml:"name"`
+	Source string `yaml:"source"`
+	Enable *bool  `yaml:"enable"`
+}
+
+// Enabled says whether the unit is enabled at boot (the default).
+func (u Unit) Enabled() bool { return u.Enable == nil || *u.Enable }
+
+// Path is where the unit file is installed.
+func (u Unit) Path() string { return path.Join(UnitDir, u.Name) }
+
+// UnitDir is where plans install their units.
+const UnitDir = "/etc/systemd/system"
+
+// Readiness says how long to wait for the service and how to tell it answers.
+type Readiness struct {
+	// Timeout bounds the wait for ActiveState=active and the checks after it.
+	Timeout Duration `yaml:"timeout"`
+	// HTTP, when set, is fetched once the unit is active; any 2xx answer means ready.
+	HTTP string `yaml:"http"`
+}
+
+// DefaultTimeout is used when a plan sets no readiness timeout.
+const DefaultTimeout = 90 * time.Second
+
+// Mode is a file mode written in octal ("0644" or 0644).
+type Mode uint32
+
+// UnmarshalYAML accepts an octal string or number.
+func (m *Mode) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return errors.New("must be an octal mode such as \"0644\"")
+	}
+	s := strings.TrimPrefix(strings.TrimPrefix(n.Value, "0o"), "0")
+	if s == "" {
+		s = "0"
+	}
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || v > 0o7777 {
+		return fmt.Errorf("%q is not an octal mode such as \"0644\"", n.Value)
+	}
+	*m = Mode(v)
+	return nil
+}
+
+func (m Mode) String() string { return fmt.Sprintf("%04o", uint32(m)) }
+
+// Duration is a Go duration ("30s", "2m").
+type Duration time.Duration
+
+// UnmarshalYAML accepts a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		return fmt.Errorf("%q is not a duration such as \"30s\"", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Error is a plan that failed to load or validate.
+type Error struct {
+	File  string // the plan file as given
+	Field string // the field, such as files[1].mode; empty for the whole file
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.File, e.Field, e.Msg)
+}
+
+// Load reads and validates the plan in fsys (a plan directory). source names the
+// plan file in messages, origin says where the plan came from.
+func Load(fsys fs.FS, source, origin string) (*Plan, error) {
+	fail := func(field, format string, a ...any) error {
+		return &Error{File: source, Field: field, Msg: fmt.Sprintf(format, a...)}
+	}
+	data, err := fs.ReadFile(fsys, FileName)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fail("", "no such plan file")
+		}
+		return nil, fail("", "%v", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fail("", "the plan file is empty")
+	}
+	if len(data) > MaxSourceSize {
+		return nil, fail("", "the plan file is larger than %d bytes", MaxSourceSize)
+	}
+	if !validUTF8Text(data) {
+		return nil, fail("", "not a plan: the file is not text")
+	}
+	var p Plan
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		return nil, fail("", "%s", yamlMessage(err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fail("", "more than one YAML document")
+	}
+	p.Origin = origin
+	p.Source = source
+	if err := p.validate(fsys, fail); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// yamlMessage turns the decoder's message into one line.
+func yamlMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return strings.TrimSpace(msg)
+}
+
+func validUTF8Text(b []byte) bool {
+	if bytes.IndexByte(b, 0) >= 0 {
+		return false
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD") == string(b)
+}
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	accountRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	pkgRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+	unitRE    = regexp.MustCompile(`^[a-zA-Z0-9:_.\\-]+\.service$`)
+)
+
+type failFunc func(field, format string, a ...any) error
+
+func (p *Plan) validate(fsys fs.FS, fail failFunc) error {
+	if !nameRE.MatchString(p.Name) {
+		return fail("name", "%q must be lowercase letters, digits and '-', starting with a letter, at most 31 characters", p.Name)
+	}
+	if hasControl(p.Description) {
+		return fail("description", "must not contain control characters")
+	}
+	seenPkg := map[string]bool{}
+	for i, pkg := range p.Packages {
+		if !pkgRE.MatchString(pkg) {
+			return fail(fmt.Sprintf("packages[%d]", i), "%q is not a Debian package name", pkg)
+		}
+		if seenPkg[pkg] {
+			return fail(fmt.Sprintf("packages[%d]", i), "%q is listed twice", pkg)
+		}
+		seenPkg[pkg] = true
+	}
+	if p.User != nil {
+		u := p.User
+		if !accountRE.MatchString(u.Name) {
+			return fail("user.name", "%q is not a valid user name", u.Name)
+		}
+		if u.Group == "" {
+			u.Group = u.Name
+		}
+		if !accountRE.MatchString(u.Group) {
+			return fail("user.group", "%q is not a valid group name", u.Group)
+		}
+		if u.Home == "" {
+			u.Home = "/nonexistent"
+		}
+		if err := checkAbs(u.Home); err != nil {
+			return fail("user.home", "%v", err)
+		}
+		if u.Shell == "" {
+			u.Shell = "/usr/sbin/nologin"
+		}
+		if err := checkAbs(u.Shell); err != nil {
+			return fail("user.shell", "%v", err)
+		}
+	}
+	owners := func(field, owner, group string) (string, string, error) {
+		if owner == "" {
+			owner = "root"
+		}
+		if group == "" {
+			group = "root"
+			if p.User != nil && owner == p.User.Name {
+				group = p.User.Group
+			}
+		}
+		if !accountRE.MatchString(owner) {
+			return "", "", fail(field+".owner", "%q is not a valid user name", owner)
+		}
+		if !accountRE.MatchString(group) {
+			return "", "", fail(field+".group", "%q is not a valid group name", group)
+		}
+		return owner, group, nil
+	}
+	dests := map[string]string{}
+	claim := func(field, p string) error {
+		if prev, ok := dests[p]; ok {
+			return fail(field, "%s is already claimed by %s", p, prev)
+		}
+		dests[p] = field
+		return nil
+	}
+	for i := range p.Directories {
+		d := &p.Directories[i]
+		field := fmt.Sprintf("directories[%d]", i)
+		if err := checkDest(d.Path); err != nil {
+			return fail(field+".path", "%v", err)
+		}
+		if err := claim(field+".path", d.Path); err != nil {
+			return err
+		}
+		if d.Mode == 0 {
+			d.Mode = 0o755
+		}
+		if err := checkMode(d.Mode); err != nil {
+			return fail(field+".mode", "%v", err)
+		}
+		var err error
+		if d.Owner, d.Group, err = owners(field, d.Owner, d.Group); err != nil {
+			return err
+		}
+	}
+	for i := range p.Files {
+		f := &p.Files[i]
+		field := fmt.Sprintf("files[%d]", i)
+		if err := checkSource(f.Source); err != nil {
+			return fail(field+".source", "%v", err)
+		}
+		content, err := readSource(fsys, f.Source)
+		if err != nil {
+			return fail(field+".source", "%v", err)
+		}
+		f.Content = content
+		if err := checkDest(f.Dest); err != nil {
+			return fail(field+".dest", "%v", err)
+		}
+		if strings.HasPrefix(f.Dest+"/", UnitDir+"/") {
+			return fail(field+".dest", "unit files are installed through unit:, not files:")
+		}
+		if err := claim(field+".dest", f.Dest); err != nil {
+			return err
+		}
+		if f.Mode == 0 {
+			f.Mode = 0o644
+		}
+		if err := checkMode(f.Mode); err != nil {
+			return fail(field+".mode", "%v", err)
+		}
+		if f.Owner, f.Group, err = owners(field, f.Owner, f.Group); err != nil {
+			return err
+		}
+	}
+	// A file inside a plan directory needs that directory to come first, and
+	// a directory must not be placed under a file.
+	for i, f := range p.Files {
+		if field, ok := dests[path.Dir(f.Dest)]; ok && strings.HasPrefix(field, "files") {
+			return fail(fmt.Sprintf("files[%d].dest", i), "its parent is a file (%s)", field)
+		}
+	}
+	if p.Unit.Name == "" {
+		return fail("unit.name", "missing: the plan must install a unit such as %s.service", p.Name)
+	}
+	if !unitRE.MatchString(p.Unit.Name) || len(p.Unit.Name) > 255 {
+		return fail("unit.name", "%q is not a service unit name (NAME.service)", p.Unit.Name)
+	}
+	if p.Unit.Source == "" {
+		p.Unit.Source = p.Unit.Name
+	}
+	if err := checkSource(p.Unit.Source); err != nil {
+		return fail("unit.source", "%v", err)
+	}
+	content, err := readSource(fsys, p.Unit.Source)
+	if err != nil {
+		return fail("unit.source", "%v", err)
+	}
+	if err := checkUnitText(content); err != nil {
+		return fail("unit.source", "%v", err)
+	}
+	p.UnitContent = content
+	if p.Readiness.Timeout == 0 {
+		p.Readiness.Timeout = Duration(DefaultTimeout)
+	}
+	if p.Readiness.Timeout < 0 || time.Duration(p.Readiness.Timeout) > time.Hour {
+		return fail("readiness.timeout", "must be between 1s and 1h")
+	}
+	if h := p.Readiness.HTTP; h != "" {
+		if !(strings.HasPrefix(h, "http://") || strings.HasPrefix(h, "https://")) || hasControl(h) || strings.ContainsAny(h, " \t") {
+			return fail("readiness.http", "%q is not an http:// or https:// URL", h)
+		}
+	}
+	return nil
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+func checkAbs(p string) error {
+	if hasControl(p) {
+		return errors.New("must not contain control characters")
+	}
+	if !path.IsAbs(p) || path.Clean(p) != p {
+		return fmt.Errorf("%q must be an absolute, clean path", p)
+	}
+	return nil
+}
+
+// forbidden are trees no plan may write into.
+var forbidden = []string{"/proc", "/sys", "/dev", "/boot", "/run", "/var/lib/notifyctl", "/etc/systemd", "/usr/lib/systemd", "/lib/systemd"}
+
+// protected are existing system files no plan may replace.
+var protected = []string{"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/fstab", "/etc/hosts", "/etc/hostname", "/etc/machine-id"}
+
+// checkDest accepts a path a plan may own.
+func checkDest(p string) error {
+	if p == "" {
+		return errors.New("missing")
+	}
+	if err := checkAbs(p); err != nil {
+		return err
+	}
+	if p == "/" || len(strings.Split(p, "/")) < 3 && !strings.HasPrefix(p, "/opt/") && !strings.HasPrefix(p, "/srv/") {
+		return fmt.Errorf("%s is a top-level system directory, not something a plan may own", p)
+	}
+	for _, f := range forbidden {
+		if p == f || strings.HasPrefix(p, f+"/") {
+			return fmt.Errorf("%s is under %s, which a plan may not write", p, f)
+		}
+	}
+	for _, f := range protected {
+		if p == f {
+			return fmt.Errorf("%s is a system file a plan may not replace", p)
+		}
+	}
+	return nil
+}
+
+func checkSource(s string) error {
+	if s == "" {
+		return errors.New("missing")
+	}
+	if !fs.ValidPath(s) || s == "." || s == FileName {
+		return fmt.Errorf("%q must be a relative path inside the plan directory", s)
+	}
+	return nil
+}
+
+func readSource(fsys fs.FS, name string) ([]byte, error) {
+	st, err := fs.Stat(fsys, name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file in the plan directory", name)
+		}
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	if st.Size() > MaxSourceSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, MaxSourceSize)
+	}
+	return fs.ReadFile(fsys, name)
+}
+
+func checkMode(m Mode) error {
+	switch {
+	case m&0o6000 != 0:
+		return fmt.Errorf("%s: setuid and setgid modes are refused", m)
+	case m&0o002 != 0:
+		return fmt.Errorf("%s: world-writable modes are refused", m)
+	}
+	return nil
+}
+
+// checkUnitText refuses unit files systemd would misread: binary content and
+// control characters other than tab and newline.
+func checkUnitText(b []byte) error {
+	if !validUTF8Text(b) {
+		return errors.New("the unit file is not text")
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		for _, r := range strings.TrimSuffix(line, "\r") {
+			if (r < 0x20 && r != '\t') || r == 0x7f {
+				return fmt.Errorf("line %d has a control character", i+1)
+			}
+		}
+	}
+	if !bytes.Contains(b, []byte("[Service]")) {
+		return errors.New("the unit file has no [Service] section")
+	}
+	return nil
+}
+
+// Owned lists every host path the plan owns, sorted.
+func (p *Plan) Owned() []string {
+	var out []string
+	for _, d := range p.Directories {
+		out = append(out, d.Path)
+	}
+	for _, f := range p.Files {
+		out = append(out, f.Dest)
+	}
+	out = append(out, p.Unit.Path())
+	sort.Strings(out)
+	return out
+}
