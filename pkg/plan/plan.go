@@ -150,13 +150,18 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s: %s", e.File, e.Field, e.Msg)
 }
 
-// Load reads and validates the plan in fsys (a plan directory). source names the
-// plan file in messages, origin says where the plan came from.
-func Load(fsys fs.FS, source, origin string) (*Plan, error) {
+// Load reads and validates the plan file named file in fsys (a plan
+// directory). source names the plan file in messages, origin says where the
+// plan came from.
+func Load(fsys fs.FS, file, source, origin string) (*Plan, error) {
 	fail := func(field, format string, a ...any) error {
 		return &Error{File: source, Field: field, Msg: fmt.Sprintf(format, a...)}
 	}
-	data, err := fs.ReadFile(fsys, FileName)
+	st, err := fs.Stat(fsys, file)
+	if err == nil && st.Size() > MaxSourceSize {
+		return nil, fail("", "the plan file is larger than %d bytes", MaxSourceSize)
+	}
+	data, err := fs.ReadFile(fsys, file)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fail("", "no such plan file")
@@ -184,7 +189,7 @@ func Load(fsys fs.FS, source, origin string) (*Plan, error) {
 	}
 	p.Origin = origin
 	p.Source = source
-	if err := p.validate(fsys, fail); err != nil {
+	if err := p.validate(fsys, file, fail); err != nil {
 		return nil, err
 	}
 	return &p, nil
@@ -216,7 +221,7 @@ var (
 
 type failFunc func(field, format string, a ...any) error
 
-func (p *Plan) validate(fsys fs.FS, fail failFunc) error {
+func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 	if !nameRE.MatchString(p.Name) {
 		return fail("name", "%q must be lowercase letters, digits and '-', starting with a letter, at most 31 characters", p.Name)
 	}
@@ -306,7 +311,7 @@ func (p *Plan) validate(fsys fs.FS, fail failFunc) error {
 	for i := range p.Files {
 		f := &p.Files[i]
 		field := fmt.Sprintf("files[%d]", i)
-		if err := checkSource(f.Source); err != nil {
+		if err := checkSource(f.Source, file); err != nil {
 			return fail(field+".source", "%v", err)
 		}
 		content, err := readSource(fsys, f.Source)
@@ -349,7 +354,7 @@ func (p *Plan) validate(fsys fs.FS, fail failFunc) error {
 	if p.Unit.Source == "" {
 		p.Unit.Source = p.Unit.Name
 	}
-	if err := checkSource(p.Unit.Source); err != nil {
+	if err := checkSource(p.Unit.Source, file); err != nil {
 		return fail("unit.source", "%v", err)
 	}
 	content, err := readSource(fsys, p.Unit.Source)
@@ -423,11 +428,11 @@ func checkDest(p string) error {
 	return nil
 }
 
-func checkSource(s string) error {
+func checkSource(s, planFile string) error {
 	if s == "" {
 		return errors.New("missing")
 	}
-	if !fs.ValidPath(s) || s == "." || s == FileName {
+	if !fs.ValidPath(s) || s == "." || s == planFile {
 		return fmt.Errorf("%q must be a relative path inside the plan directory", s)
 	}
 	return nil

@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/journal"
+	"github.com/notifyctl/notifyctl/pkg/plan"
+	"github.com/notifyctl/notifyctl/pkg/steps"
+	"github.com/notifyctl/notifyctl/pkg/system"
+	"github.com/notifyctl/notifyctl/pkg/systemd"
+	"github.com/notifyctl/notifyctl/plans"
+)
+
+// output is the JSON object --json prints.
+type output struct {
+	Plan    string              `json:"plan"`
+	OK      bool                `json:"ok"`
+	DryRun  bool                `json:"dry_run,omitempty"`
+	Changed int                 `json:"changed"`
+	Steps   []engine.StepResult `json:"steps"`
+	Error   string              `json:"error,omitempty"`
+}
+
+func needRoot(what string) error {
+	if os.Geteuid() != 0 {
+		return usage(fmt.Errorf("%s must run as root (try sudo)", what))
+	}
+	return nil
+}
+
+// connect opens the one D-Bus connection a command uses. It lives as long as
+// ctx: the connection is closed when ctx ends.
+func connect(ctx context.Context) (*systemd.Conn, error) {
+	conn, err := systemd.Connect(ctx)
+	if err != nil {
+		return nil, failed(err)
+	}
+	return conn, nil
+}
+
+func newHost(m systemd.Manager) *steps.Host {
+	return &steps.Host{
+		Root:     "/",
+		Systemd:  m,
+		Accounts: system.Accounts{},
+		Packages: system.Apt{},
+		Logs:     systemd.Logs,
+		Probe:    probeHTTP,
+	}
+}
+
+// probeHTTP asks url once; any 2xx answer means the service answers.
+func probeHTTP(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func runInstall(ctx context.Context, o *options, arg string) error {
+	p, err := plan.Resolve(arg, plans.FS, plans.Default)
+	if err != nil {
+		return usage(err)
+	}
+	if !o.dryRun {
+		if err := needRoot("install"); err != nil {
+			return err
+		}
+	}
+	if o.timeout < 0 {
+		return usage(errors.New("--timeout must be positive"))
+	}
+	if o.timeout > 0 {
+		p.Readiness.Timeout = plan.Duration(o.timeout)
+	}
+	rep := newReporter(o)
+	verb := "install"
+	if o.dryRun {
+		verb = "plan"
+	}
+	rep.log.Info(fmt.Sprintf("%s %s", verb, p.Name), "from", p.Origin)
+
+	conn, err := connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	h := newHost(conn)
+	eng := &engine.Engine{Undoers: steps.Undoers(h), Report: rep}
+	if !o.dryRun {
+		j, err := journal.Open(p.Name, true)
+		if err != nil {
+			return failed(err)
+		}
+		defer j.Close()
+		eng.Journal = j
+	}
+	run := engine.NewRun(o.dryRun)
+	res, err := eng.Install(ctx, run, steps.ForPlan(h, p), o.keep)
+	out := output{Plan: p.Name, OK: err == nil, DryRun: o.dryRun, Changed: res.Changed, Steps: res.Steps}
+	if err != nil {
+		out.Error = err.Error()
+		rep.failure(err)
+		if eng.Journal != nil && len(eng.Journal.Live()) == 0 {
+			// Nothing of this plan is left on the host: neither is its journal.
+			if rerr := eng.Journal.Remove(); rerr != nil {
+				rep.log.Warn("could not remove the empty journal", "err", rerr)
+			}
+		}
+		if o.json {
+			rep.json(out)
+		}
+		return failed(silentErr(err))
+	}
+	switch {
+	case o.dryRun && res.Changed == 0:
+		rep.log.Info(fmt.Sprintf("%s is installed and up to date: nothing would change", p.Name))
+	case o.dryRun:
+		rep.log.Info(fmt.Sprintf("%d of %d steps would change the host; nothing was changed", res.Changed, len(res.Steps)))
+	case res.Changed == 0:
+		rep.log.Info(fmt.Sprintf("%s is up to date: 0 changed, nothing restarted", p.Name))
+	default:
+		rep.log.Info(fmt.Sprintf("%s installed and ready: %d changed", p.Name, res.Changed), "journal", eng.Journal.Path())
+	}
+	if o.json {
+		rep.json(out)
+	}
+	return nil
+}
+
+// planName is the plan an uninstall argument names: a bare name is taken as
+// it is (the plan file may be gone), a path is read for its name.
+func planName(arg string) (string, error) {
+	if arg == "" {
+		return plans.Default, nil
+	}
+	if !strings.ContainsAny(arg, "/.") {
+		if _, err := os.Stat(arg); err != nil {
+			return arg, nil
+		}
+	}
+	p, err := plan.Resolve(arg, plans.FS, plans.Default)
+	if err != nil {
+		return "", err
+	}
+	return p.Name, nil
+}
+
+func runUninstall(ctx context.Context, o *options, arg string) error {
+	name, err := planName(arg)
+	if err != nil {
+		return usage(err)
+	}
+	if err := needRoot("uninstall"); err != nil {
+		return err
+	}
+	rep := newReporter(o)
+	out := output{Plan: name, DryRun: o.dryRun, Steps: []engine.StepResult{}}
+	ok, err := journal.Exists(name)
+	if err != nil {
+		return failed(err)
+	}
+	if !ok {
+		rep.log.Info(fmt.Sprintf("%s is not installed: nothing to do", name))
+		out.OK = true
+		if o.json {
+			rep.json(out)
+		}
+		return nil
+	}
+	j, err := journal.Open(name, false)
+	if err != nil {
+		return failed(err)
+	}
+	defer j.Close()
+	conn, err := connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	eng := &engine.Engine{Journal: j, Undoers: steps.Undoers(newHost(conn)), Report: rep}
+	verb := "uninstall"
+	if o.dryRun {
+		verb = "uninstall --dry-run"
+	}
+	rep.log.Info(fmt.Sprintf("%s %s", verb, name), "journal", j.Path())
+	u := &engine.Undo{PurgePackages: o.purgePackages, DryRun: o.dryRun}
+	err = eng.Uninstall(ctx, u)
+	out.Steps = append(out.Steps, rep.undone...)
+	if o.dryRun {
+		out.Steps = u.Preview
+	}
+	out.Changed = len(out.Steps)
+	if err == nil && !o.dryRun {
+		err = j.Remove()
+	}
+	out.OK = err == nil
+	if err != nil {
+		out.Error = err.Error()
+		if o.json {
+			rep.json(out)
+		}
+		return failed(fmt.Errorf("uninstall %s incomplete: %w; run it again once the cause is fixed", name, err))
+	}
+	switch {
+	case o.dryRun && len(u.Preview) == 0:
+		rep.log.Info("nothing would change")
+	case o.dryRun:
+		rep.log.Info(fmt.Sprintf("%d change(s) would be undone; nothing was changed", len(u.Preview)))
+	default:
+		rep.log.Info(fmt.Sprintf("%s uninstalled: %d change(s) undone", name, len(rep.undone)))
+	}
+	if o.json {
+		rep.json(out)
+	}
+	return nil
+}
+
+// silentErr marks an error the reporter has already shown in full.
+func silentErr(err error) error { return fmt.Errorf("%w%w", silent, err) }

@@ -1,0 +1,353 @@
+// Package engine runs a plan's steps in order, records each change in the
+// plan's journal before and after it acts, and undoes changes from the journal:
+// those of a failed run (rollback) or all of them (uninstall).
+//
+// Every step has one contract: Check reads the host and says what Apply would
+// change, without changing anything; Apply makes that change; an undo function,
+// chosen by the step's kind, reverts one journal entry using only what the entry
+// recorded. The preview (dry-run) and install share Check, so a preview cannot
+// disagree with what install does.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/notifyctl/notifyctl/pkg/journal"
+)
+
+// Change is what a step would do to the host; Action is empty when nothing.
+type Change struct {
+	Action string // a verb: create, update, start, restart, enable, ...; "" for no change
+	Detail string // one line for people: what and why
+	Diff   string // a unified diff, for files and units
+	// Before is what exists now, recorded in the journal for undo.
+	Before any
+	// Backup, when set, is content the change replaces; it is kept beside the
+	// journal before the intent is written.
+	Backup []byte
+}
+
+// Changed says whether the change does something.
+func (c Change) Changed() bool { return c.Action != "" }
+
+// Step is one unit of work in a plan.
+type Step interface {
+	// Kind selects the undo function, such as "file" or "user".
+	Kind() string
+	// Key names the resource the step manages, such as a path.
+	Key() string
+	// Check says what Apply would change. It must not change the host.
+	Check(ctx context.Context, r *Run) (Change, error)
+	// Apply makes the change Check described.
+	Apply(ctx context.Context, r *Run, c Change) error
+}
+
+// Name is how a step is shown.
+func Name(s Step) string { return DisplayName(s.Kind(), s.Key()) }
+
+// nouns name what a step kind acts on, where the kind itself does not.
+var nouns = map[string]string{"enable": "autostart", "reload": "systemd", "start": "service"}
+
+// DisplayName is how the step of a kind acting on key is shown, such as
+// "file /opt/app/app.py" or "service app.service".
+func DisplayName(kind, key string) string {
+	n, ok := nouns[kind]
+	if !ok {
+		n = kind
+	}
+	if key == "" {
+		return n
+	}
+	return n + " " + key
+}
+
+// UndoFunc reverts one journal entry. before is the entry's Before, backup
+// reads content the entry kept. It must cope with the change having happened
+// fully, partly or not at all (a run may have died while acting), and be safe
+// to run twice.
+type UndoFunc func(ctx context.Context, u *Undo, e journal.Entry) error
+
+// Reporter hears about every step as it is checked and done.
+type Reporter interface {
+	Step(name string, c Change, applied bool, err error)
+	Undo(name string, err error)
+	Note(format string, args ...any)
+}
+
+// Run is the state of one install (or preview) shared by its steps.
+type Run struct {
+	ID     string
+	DryRun bool
+	// changed holds the kinds that changed (or would) in this run.
+	changed map[string]bool
+	// created holds the keys this run creates (or would), so that later checks
+	// in a preview can reason about things not yet there.
+	created map[string]bool
+}
+
+// NewRun starts a run.
+func NewRun(dryRun bool) *Run {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return &Run{ID: hex.EncodeToString(b), DryRun: dryRun, changed: map[string]bool{}, created: map[string]bool{}}
+}
+
+// Changed says whether a step of one of these kinds changed (or would) in this run.
+func (r *Run) Changed(kinds ...string) bool {
+	for _, k := range kinds {
+		if r.changed[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// Creates says whether this run creates (or would) the resource key.
+func (r *Run) Creates(key string) bool { return r.created[key] }
+
+// Will records that this run creates (or would) a resource other than the
+// step's own key, such as the group a user step creates.
+func (r *Run) Will(key string) { r.created[key] = true }
+
+func (r *Run) note(s Step, c Change) {
+	if c.Changed() {
+		r.changed[s.Kind()] = true
+		if c.Action == "create" {
+			r.created[s.Key()] = true
+		}
+	}
+}
+
+// Result is what a run did.
+type Result struct {
+	Steps   []StepResult
+	Changed int
+}
+
+// StepResult is one step's outcome.
+type StepResult struct {
+	Name    string `json:"name"`
+	Action  string `json:"action"`
+	Changed bool   `json:"changed"`
+	Detail  string `json:"detail,omitempty"`
+	Diff    string `json:"diff,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Engine runs steps against a journal.
+type Engine struct {
+	Journal *journal.Journal // nil for a preview
+	Undoers map[string]UndoFunc
+	Report  Reporter
+}
+
+// StepError is a step that failed; the run was rolled back (unless kept).
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("%s: %v", e.Step, e.Err) }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// RollbackError is a rollback that could not undo everything.
+type RollbackError struct{ Err error }
+
+func (e *RollbackError) Error() string { return "rollback incomplete: " + e.Err.Error() }
+func (e *RollbackError) Unwrap() error { return e.Err }
+
+// Install checks each step and, unless r is a dry run, applies what changed.
+// When a step fails, the changes of this run are undone in reverse unless keep
+// is set; the returned error is a *StepError.
+func (e *Engine) Install(ctx context.Context, r *Run, steps []Step, keep bool) (Result, error) {
+	var res Result
+	for _, s := range steps {
+		name := Name(s)
+		c, err := s.Check(ctx, r)
+		if err == nil && c.Changed() && !r.DryRun {
+			err = e.apply(ctx, r, s, c)
+		}
+		if err != nil {
+			e.Report.Step(name, c, false, err)
+			res.Steps = append(res.Steps, StepResult{Name: name, Action: "failed", Error: err.Error()})
+			failure := &StepError{Step: name, Err: err}
+			if r.DryRun || keep {
+				if keep && !r.DryRun {
+					e.Report.Note("--keep: leaving this run's changes in place")
+				}
+				return res, failure
+			}
+			if rbErr := e.Rollback(ctx, r.ID); rbErr != nil {
+				return res, errors.Join(failure, &RollbackError{Err: rbErr})
+			}
+			return res, failure
+		}
+		r.note(s, c)
+		e.Report.Step(name, c, !r.DryRun && c.Changed(), nil)
+		action := c.Action
+		if action == "" {
+			action = "none"
+		}
+		res.Steps = append(res.Steps, StepResult{Name: name, Action: action, Changed: c.Changed(), Detail: c.Detail, Diff: c.Diff})
+		if c.Changed() {
+			res.Changed++
+		}
+	}
+	return res, nil
+}
+
+// apply journals the intent, acts, and journals the outcome.
+func (e *Engine) apply(ctx context.Context, r *Run, s Step, c Change) error {
+	before := c.Before
+	if c.Backup != nil {
+		name, err := e.Journal.SaveBackup(c.Backup)
+		if err != nil {
+			return err
+		}
+		before = withBackup{Backup: name, State: c.Before}
+	}
+	seq, err := e.Journal.Intent(r.ID, s.Kind(), s.Key(), c.Action, before)
+	if err != nil {
+		return err
+	}
+	if err := s.Apply(ctx, r, c); err != nil {
+		if jerr := e.Journal.Failed(seq, err); jerr != nil {
+			return errors.Join(err, jerr)
+		}
+		return err
+	}
+	return e.Journal.Done(seq)
+}
+
+// withBackup wraps a step's Before with the name of the kept content.
+type withBackup struct {
+	Backup string `json:"backup"`
+	State  any    `json:"state"`
+}
+
+// DecodeBefore reads an entry's Before into v and returns the backup name, if any.
+func DecodeBefore(e journal.Entry, v any) (backup string, err error) {
+	var wb struct {
+		Backup string          `json:"backup"`
+		State  json.RawMessage `json:"state"`
+	}
+	raw := []byte(e.Before)
+	if json.Unmarshal(raw, &wb) == nil && wb.Backup != "" {
+		backup, raw = wb.Backup, wb.State
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return "", fmt.Errorf("journal entry %d (%s %s): %w", e.Seq, e.Step, e.Key, err)
+	}
+	return backup, nil
+}
+
+// Undo is the state shared by the undo functions of one rollback or uninstall.
+type Undo struct {
+	Journal *journal.Journal
+	// Purge removes what is otherwise kept (packages, with PurgePackages).
+	PurgePackages bool
+	// NeedReload asks for one daemon-reload once every entry is undone.
+	NeedReload bool
+	// Restart lists units that were running before and must run again once
+	// their files are restored.
+	Restart []string
+	Report  Reporter
+	// DryRun asks the undo functions to say what they would do (Would) and
+	// change nothing.
+	DryRun bool
+	// Preview collects what a dry run would do.
+	Preview []StepResult
+}
+
+// Would records, in a dry run, what undoing an entry would do. It returns
+// u.DryRun so that an undo function can write `if u.Would(...) { return nil }`.
+func (u *Undo) Would(name string, c Change) bool {
+	if !u.DryRun {
+		return false
+	}
+	if c.Changed() {
+		u.Report.Step(name, c, false, nil)
+		u.Preview = append(u.Preview, StepResult{Name: name, Action: c.Action, Changed: true, Detail: c.Detail, Diff: c.Diff})
+	}
+	return true
+}
+
+// Rollback undoes, in reverse, the changes made by run id.
+func (e *Engine) Rollback(ctx context.Context, id string) error {
+	var entries []journal.Entry
+	for _, en := range e.Journal.Live() {
+		if en.Run == id {
+			entries = append(entries, en)
+		}
+	}
+	e.Report.Note("rolling back %d change(s) of this run", len(entries))
+	return e.undo(ctx, entries, &Undo{Journal: e.Journal, Report: e.Report})
+}
+
+// Uninstall undoes every change the journal holds, in reverse. For a resource
+// changed by several runs, the state before the first of them is restored.
+func (e *Engine) Uninstall(ctx context.Context, u *Undo) error {
+	live := e.Journal.Live()
+	first := map[string]bool{}
+	var entries []journal.Entry
+	for _, en := range live {
+		id := en.Step + "\x00" + en.Key
+		if !first[id] {
+			first[id] = true
+			entries = append(entries, en)
+		}
+	}
+	u.Journal, u.Report = e.Journal, e.Report
+	if err := e.undo(ctx, entries, u); err != nil || u.DryRun {
+		return err
+	}
+	// Later entries for the same resources are covered by the first ones.
+	for _, en := range e.Journal.Live() {
+		if err := e.Journal.Undone(en.Seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// undo reverts entries in reverse order, then finishes.
+func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) error {
+	var errs []error
+	for i := len(entries) - 1; i >= 0; i-- {
+		en := entries[i]
+		name := DisplayName(en.Step, en.Key)
+		f, ok := e.Undoers[en.Step]
+		if !ok {
+			err := fmt.Errorf("journal entry %d: unknown step kind %q", en.Seq, en.Step)
+			e.Report.Undo(name, err)
+			errs = append(errs, err)
+			continue
+		}
+		if err := f(ctx, u, en); err != nil {
+			e.Report.Undo(name, err)
+			errs = append(errs, fmt.Errorf("undo %s: %w", name, err))
+			continue
+		}
+		if u.DryRun {
+			continue
+		}
+		if err := e.Journal.Undone(en.Seq); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		e.Report.Undo(name, nil)
+	}
+	if fin, ok := e.Undoers[FinishKind]; ok {
+		if err := fin(ctx, u, journal.Entry{}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FinishKind is the key in Undoers of the function run after every undo.
+const FinishKind = "finish"

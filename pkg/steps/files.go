@@ -1,0 +1,370 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/fsutil"
+	"github.com/notifyctl/notifyctl/pkg/journal"
+)
+
+// maxRead bounds what notifyctl reads of a file it compares or keeps.
+const maxRead = 64 << 20
+
+// pathBefore is what existed at a path before a file or directory step.
+type pathBefore struct {
+	Exists bool   `json:"exists"`
+	Mode   uint32 `json:"mode,omitempty"`
+	UID    int    `json:"uid,omitempty"`
+	GID    int    `json:"gid,omitempty"`
+	// Wrote is the sha256 of the content a file step wrote.
+	Wrote string `json:"wrote,omitempty"`
+}
+
+// File installs one file: an app file, or the unit file (kind "unit").
+type File struct {
+	H       *Host
+	kind    string
+	Dest    string
+	Content []byte
+	Mode    uint32
+	Owner   string
+	Group   string
+}
+
+// NewFile is a step that installs an app file.
+func NewFile(h *Host, dest string, content []byte, mode uint32, owner, group string) *File {
+	return &File{H: h, kind: "file", Dest: dest, Content: content, Mode: mode, Owner: owner, Group: group}
+}
+
+// NewUnitFile is a step that installs a unit file (root-owned, 0644).
+func NewUnitFile(h *Host, dest string, content []byte) *File {
+	return &File{H: h, kind: "unit", Dest: dest, Content: content, Mode: 0o644, Owner: "root", Group: "root"}
+}
+
+// Kind implements engine.Step.
+func (f *File) Kind() string { return f.kind }
+
+// Key implements engine.Step.
+func (f *File) Key() string { return f.Dest }
+
+// Check implements engine.Step.
+func (f *File) Check(ctx context.Context, r *engine.Run) (engine.Change, error) {
+	p := f.H.path(f.Dest)
+	info, err := fsutil.Stat(p)
+	if err != nil {
+		return engine.Change{}, err
+	}
+	uid, gid, owned, err := owner(f.H, r, f.Owner, f.Group)
+	if err != nil {
+		return engine.Change{}, err
+	}
+	sum := fsutil.Sum(f.Content)
+	if !info.Exists {
+		if err := parentReady(f.H, r, f.Dest); err != nil {
+			return engine.Change{}, err
+		}
+		return engine.Change{
+			Action: "create",
+			Detail: fmt.Sprintf("%s %s:%s %d bytes", modeString(f.Mode), f.Owner, f.Group, len(f.Content)),
+			Diff:   unified(f.Dest, nil, f.Content),
+			Before: pathBefore{Wrote: sum},
+		}, nil
+	}
+	if info.IsSymlink {
+		return engine.Change{}, fmt.Errorf("%s is a symlink: refusing to write through it: %w", f.Dest, fsutil.ErrSymlink)
+	}
+	if !info.IsRegular {
+		return engine.Change{}, fmt.Errorf("%s exists and is not a regular file", f.Dest)
+	}
+	current, err := fsutil.ReadFile(p, maxRead)
+	if err != nil {
+		return engine.Change{}, err
+	}
+	before := pathBefore{Exists: true, Mode: info.Mode, UID: info.UID, GID: info.GID, Wrote: sum}
+	var what []string
+	c := engine.Change{Action: "update", Before: before}
+	if string(current) != string(f.Content) {
+		what = append(what, "content")
+		c.Diff = unified(f.Dest, current, f.Content)
+		c.Backup = current
+	}
+	if info.Mode != f.Mode {
+		what = append(what, fmt.Sprintf("mode %s -> %s", modeString(info.Mode), modeString(f.Mode)))
+	}
+	if !owned || info.UID != uid || info.GID != gid {
+		what = append(what, fmt.Sprintf("owner %d:%d -> %s:%s", info.UID, info.GID, f.Owner, f.Group))
+	}
+	if len(what) == 0 {
+		return engine.Change{}, nil
+	}
+	c.Detail = strings.Join(what, ", ")
+	return c, nil
+}
+
+// Apply implements engine.Step.
+func (f *File) Apply(ctx context.Context, r *engine.Run, c engine.Change) error {
+	uid, gid, _, err := owner(f.H, r, f.Owner, f.Group)
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFile(f.H.path(f.Dest), f.Content, f.Mode, uid, gid)
+}
+
+// undoFile restores what a file step found: the previous content, mode and
+// owner, or no file at all.
+func undoFile(h *Host) engine.UndoFunc {
+	return func(ctx context.Context, u *engine.Undo, e journal.Entry) error {
+		var b pathBefore
+		backup, err := engine.DecodeBefore(e, &b)
+		if err != nil {
+			return err
+		}
+		if e.Step == "unit" {
+			u.NeedReload = true
+		}
+		name := engine.DisplayName(e.Step, e.Key)
+		p := h.path(e.Key)
+		info, err := fsutil.Stat(p)
+		if err != nil {
+			return err
+		}
+		var current []byte
+		if info.Exists && info.IsRegular {
+			if current, err = fsutil.ReadFile(p, maxRead); err != nil {
+				return err
+			}
+		}
+		switch {
+		case !b.Exists:
+			if !info.Exists {
+				return nil
+			}
+			if u.Would(name, engine.Change{Action: "remove", Diff: unified(e.Key, current, nil)}) {
+				return nil
+			}
+			return fsutil.Remove(p)
+		case backup != "":
+			content, err := u.Journal.Backup(backup)
+			if err != nil {
+				return err
+			}
+			if u.Would(name, engine.Change{Action: "restore", Detail: "previous content", Diff: unified(e.Key, current, content)}) {
+				return nil
+			}
+			return fsutil.WriteFile(p, content, b.Mode, b.UID, b.GID)
+		case !info.Exists:
+			return nil
+		}
+		if u.Would(name, engine.Change{Action: "restore", Detail: fmt.Sprintf("mode %s, owner %d:%d", modeString(b.Mode), b.UID, b.GID)}) {
+			return nil
+		}
+		if err := fsutil.Chown(p, b.UID, b.GID); err != nil {
+			return err
+		}
+		return fsutil.Chmod(p, b.Mode)
+	}
+}
+
+// Directory creates one directory, or sets its mode and owner.
+type Directory struct {
+	H     *Host
+	Path  string
+	Mode  uint32
+	Owner string
+	Group string
+}
+
+// Kind implements engine.Step.
+func (d *Directory) Kind() string { return "directory" }
+
+// Key implements engine.Step.
+func (d *Directory) Key() string { return d.Path }
+
+// Check implements engine.Step.
+func (d *Directory) Check(ctx context.Context, r *engine.Run) (engine.Change, error) {
+	info, err := fsutil.Stat(d.H.path(d.Path))
+	if err != nil {
+		return engine.Change{}, err
+	}
+	uid, gid, owned, err := owner(d.H, r, d.Owner, d.Group)
+	if err != nil {
+		return engine.Change{}, err
+	}
+	if !info.Exists {
+		if err := parentReady(d.H, r, d.Path); err != nil {
+			return engine.Change{}, err
+		}
+		return engine.Change{
+			Action: "create",
+			Detail: fmt.Sprintf("%s %s:%s", modeString(d.Mode), d.Owner, d.Group),
+			Before: pathBefore{},
+		}, nil
+	}
+	if info.IsSymlink {
+		return engine.Change{}, fmt.Errorf("%s is a symlink: refusing to follow it: %w", d.Path, fsutil.ErrSymlink)
+	}
+	if !info.IsDir {
+		return engine.Change{}, fmt.Errorf("%s exists and is not a directory", d.Path)
+	}
+	var what []string
+	if info.Mode != d.Mode {
+		what = append(what, fmt.Sprintf("mode %s -> %s", modeString(info.Mode), modeString(d.Mode)))
+	}
+	if !owned || info.UID != uid || info.GID != gid {
+		what = append(what, fmt.Sprintf("owner %d:%d -> %s:%s", info.UID, info.GID, d.Owner, d.Group))
+	}
+	if len(what) == 0 {
+		return engine.Change{}, nil
+	}
+	return engine.Change{
+		Action: "update",
+		Detail: strings.Join(what, ", "),
+		Before: pathBefore{Exists: true, Mode: info.Mode, UID: info.UID, GID: info.GID},
+	}, nil
+}
+
+// Apply implements engine.Step.
+func (d *Directory) Apply(ctx context.Context, r *engine.Run, c engine.Change) error {
+	uid, gid, _, err := owner(d.H, r, d.Owner, d.Group)
+	if err != nil {
+		return err
+	}
+	p := d.H.path(d.Path)
+	created, err := fsutil.Mkdir(p, d.Mode, uid, gid)
+	if err != nil || created {
+		return err
+	}
+	if err := fsutil.Chown(p, uid, gid); err != nil {
+		return err
+	}
+	return fsutil.Chmod(p, d.Mode)
+}
+
+// undoDirectory removes a directory the plan created, if nothing else was
+// put in it, or restores the mode and owner of one that was there.
+func undoDirectory(h *Host) engine.UndoFunc {
+	return func(ctx context.Context, u *engine.Undo, e journal.Entry) error {
+		var b pathBefore
+		if _, err := engine.DecodeBefore(e, &b); err != nil {
+			return err
+		}
+		name := engine.DisplayName(e.Step, e.Key)
+		p := h.path(e.Key)
+		info, err := fsutil.Stat(p)
+		if err != nil || !info.Exists {
+			return err
+		}
+		if !b.Exists {
+			if u.Would(name, engine.Change{Action: "remove", Detail: "if nothing else was put in it"}) {
+				return nil
+			}
+			_, err := fsutil.RemoveDir(p)
+			if errors.Is(err, fsutil.ErrNotEmpty) {
+				u.Report.Note("kept %s: it holds files notifyctl did not put there", e.Key)
+				return nil
+			}
+			return err
+		}
+		if u.Would(name, engine.Change{Action: "restore", Detail: fmt.Sprintf("mode %s, owner %d:%d", modeString(b.Mode), b.UID, b.GID)}) {
+			return nil
+		}
+		if err := fsutil.Chown(p, b.UID, b.GID); err != nil {
+			return err
+		}
+		return fsutil.Chmod(p, b.Mode)
+	}
+}
+
+// owner resolves owner and group names. ok is false when they do not exist
+// yet but this run creates them (a preview of a fresh install).
+func owner(h *Host, r *engine.Run, user, group string) (uid, gid int, ok bool, err error) {
+	uid, _, uok, err := h.Accounts.User(user)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	gid, gok, err := h.Accounts.Group(group)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if uok && gok {
+		return uid, gid, true, nil
+	}
+	if r.DryRun && (uok || r.Creates(user)) && (gok || r.Creates(group)) {
+		return 0, 0, false, nil
+	}
+	if !uok {
+		return 0, 0, false, fmt.Errorf("owner %q does not exist", user)
+	}
+	return 0, 0, false, fmt.Errorf("group %q does not exist", group)
+}
+
+// parentReady checks that a path's parent exists (or is created by this run).
+func parentReady(h *Host, r *engine.Run, p string) error {
+	parent := path.Dir(p)
+	if r.Creates(parent) {
+		return nil
+	}
+	info, err := fsutil.Stat(h.path(parent))
+	if err != nil {
+		return err
+	}
+	switch {
+	case !info.Exists:
+		return fmt.Errorf("%s does not exist and the plan does not create it", parent)
+	case info.IsSymlink:
+		return fmt.Errorf("%s is a symlink: refusing to follow it: %w", parent, fsutil.ErrSymlink)
+	case !info.IsDir:
+		return fmt.Errorf("%s is not a directory", parent)
+	}
+	return nil
+}
+
+func modeString(m uint32) string { return fmt.Sprintf("%04o", m) }
+
+// unified is a unified diff of a file's content, or a summary when either side
+// is not text.
+func unified(name string, from, to []byte) string {
+	if !utf8.Valid(from) || !utf8.Valid(to) || strings.ContainsRune(string(from)+string(to), 0) {
+		return fmt.Sprintf("binary content: %d bytes -> %d bytes\n", len(from), len(to))
+	}
+	fromName, toName := name, name
+	if from == nil {
+		fromName = "/dev/null"
+	}
+	if to == nil {
+		toName = "/dev/null"
+	}
+	d, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A:        lines(from),
+		B:        lines(to),
+		FromFile: fromName,
+		ToFile:   toName,
+		Context:  3,
+	})
+	if err != nil {
+		return ""
+	}
+	return d
+}
+
+// lines splits content into lines that keep their newline; a last line
+// without one gets one, so that it prints on a line of its own.
+func lines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	l := strings.SplitAfter(string(b), "\n")
+	if l[len(l)-1] == "" {
+		return l[:len(l)-1]
+	}
+	l[len(l)-1] += "\n"
+	return l
+}

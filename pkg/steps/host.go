@@ -1,0 +1,54 @@
+// Package steps holds the steps a plan is made of (packages, user, directories,
+// files, unit, enable, daemon-reload, start) and how each is undone.
+package steps
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/notifyctl/notifyctl/pkg/systemd"
+)
+
+// Host is everything the steps touch, behind interfaces so that tests can
+// stand in for the parts that need a real system.
+type Host struct {
+	// Root prefixes every path (tests write below a temporary directory);
+	// "/" on a real host.
+	Root     string
+	Systemd  systemd.Manager
+	Accounts Accounts
+	Packages PackageManager
+	// Logs returns the last n lines a unit's invocation logged.
+	Logs func(ctx context.Context, invocationID string, n int) []string
+	// Probe checks that the service answers (an HTTP URL), once.
+	Probe func(ctx context.Context, url string) error
+}
+
+// path maps a host path below Root.
+func (h *Host) path(p string) string {
+	if h.Root == "" || h.Root == "/" {
+		return p
+	}
+	return filepath.Join(h.Root, p)
+}
+
+// Accounts manages system users and groups.
+type Accounts interface {
+	// User looks a user up: its uid and primary gid.
+	User(name string) (uid, gid int, ok bool, err error)
+	// Group looks a group up.
+	Group(name string) (gid int, ok bool, err error)
+	AddGroup(ctx context.Context, name string) error
+	AddUser(ctx context.Context, name, group, home, shell, comment string) error
+	// DelUser deletes a user, never its group or home.
+	DelUser(ctx context.Context, name string) error
+	DelGroup(ctx context.Context, name string) error
+}
+
+// PackageManager installs and removes Debian packages.
+type PackageManager interface {
+	// Missing returns those of names that are not installed.
+	Missing(ctx context.Context, names []string) ([]string, error)
+	Install(ctx context.Context, names []string) error
+	Remove(ctx context.Context, names []string) error
+}

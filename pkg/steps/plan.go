@@ -1,0 +1,35 @@
+package steps
+
+import (
+	"time"
+
+	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/plan"
+)
+
+// ForPlan returns a plan's steps in the order they run: packages, group and
+// user, directories, files, unit file, enable, one daemon-reload, start.
+func ForPlan(h *Host, p *plan.Plan) []engine.Step {
+	var s []engine.Step
+	if len(p.Packages) > 0 {
+		s = append(s, &Packages{H: h, Names: p.Packages})
+	}
+	if u := p.User; u != nil {
+		s = append(s, &User{H: h, Plan: p.Name, Name: u.Name, Group: u.Group, Home: u.Home, Shell: u.Shell})
+	}
+	for _, d := range p.Directories {
+		s = append(s, &Directory{H: h, Path: d.Path, Mode: uint32(d.Mode), Owner: d.Owner, Group: d.Group})
+	}
+	for _, f := range p.Files {
+		s = append(s, NewFile(h, f.Dest, f.Content, uint32(f.Mode), f.Owner, f.Group))
+	}
+	s = append(s, NewUnitFile(h, p.Unit.Path(), p.UnitContent))
+	if p.Unit.Enabled() {
+		s = append(s, &Enable{H: h, Unit: p.Unit.Name})
+	}
+	s = append(s,
+		&Reload{H: h, Unit: p.Unit.Name},
+		&Start{H: h, Unit: p.Unit.Name, Timeout: time.Duration(p.Readiness.Timeout), HTTP: p.Readiness.HTTP},
+	)
+	return s
+}

@@ -1,0 +1,298 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/journal"
+	"github.com/notifyctl/notifyctl/pkg/systemd"
+)
+
+// Enable enables the unit at boot.
+type Enable struct {
+	H    *Host
+	Unit string
+}
+
+type enableBefore struct {
+	State string `json:"state"` // the unit file state before: "" when unknown to systemd
+}
+
+// Kind implements engine.Step.
+func (s *Enable) Kind() string { return "enable" }
+
+// Key implements engine.Step.
+func (s *Enable) Key() string { return s.Unit }
+
+// Check implements engine.Step.
+func (s *Enable) Check(ctx context.Context, r *engine.Run) (engine.Change, error) {
+	state, err := s.H.Systemd.UnitFileState(ctx, s.Unit)
+	if err != nil {
+		return engine.Change{}, err
+	}
+	switch state {
+	case "enabled", "enabled-runtime", "static", "alias", "generated":
+		return engine.Change{}, nil
+	case "masked", "masked-runtime":
+		return engine.Change{}, fmt.Errorf("%s is masked: unmask it first if it should run", s.Unit)
+	}
+	return engine.Change{Action: "enable", Detail: "start at boot", Before: enableBefore{State: state}}, nil
+}
+
+// Apply implements engine.Step.
+func (s *Enable) Apply(ctx context.Context, r *engine.Run, c engine.Change) error {
+	_, err := s.H.Systemd.Enable(ctx, s.Unit)
+	return err
+}
+
+func undoEnable(h *Host) engine.UndoFunc {
+	return func(ctx context.Context, u *engine.Undo, e journal.Entry) error {
+		var b enableBefore
+		if _, err := engine.DecodeBefore(e, &b); err != nil {
+			return err
+		}
+		if b.State == "enabled" {
+			return nil
+		}
+		state, err := h.Systemd.UnitFileState(ctx, e.Key)
+		if err != nil || state == "" || state == "disabled" {
+			return err // no unit file left, or not enabled
+		}
+		if u.Would(engine.DisplayName(e.Step, e.Key), engine.Change{Action: "disable", Detail: "no longer start at boot"}) {
+			return nil
+		}
+		_, err = h.Systemd.Disable(ctx, e.Key)
+		return err
+	}
+}
+
+// Reload makes systemd read the unit files again, when one changed.
+type Reload struct {
+	H    *Host
+	Unit string
+}
+
+// Kind implements engine.Step.
+func (s *Reload) Kind() string { return "reload" }
+
+// Key implements engine.Step.
+func (s *Reload) Key() string { return "" }
+
+// Check implements engine.Step.
+func (s *Reload) Check(ctx context.Context, r *engine.Run) (engine.Change, error) {
+	if r.Changed("unit") {
+		return engine.Change{Action: "daemon-reload", Detail: "the unit file changed", Before: struct{}{}}, nil
+	}
+	st, err := s.H.Systemd.State(ctx, s.Unit)
+	if err != nil {
+		return engine.Change{}, err
+	}
+	if st.NeedDaemonReload || !st.Loaded() {
+		return engine.Change{Action: "daemon-reload", Detail: "systemd has not read the unit file yet", Before: struct{}{}}, nil
+	}
+	return engine.Change{}, nil
+}
+
+// Apply implements engine.Step.
+func (s *Reload) Apply(ctx context.Context, r *engine.Run, c engine.Change) error {
+	return s.H.Systemd.Reload(ctx)
+}
+
+func undoReload(h *Host) engine.UndoFunc {
+	return func(ctx context.Context, u *engine.Undo, e journal.Entry) error {
+		u.NeedReload = true
+		return nil
+	}
+}
+
+// Start starts the service, or restarts it when this run changed what it runs,
+// and waits until systemd reports it active, then until it answers.
+type Start struct {
+	H       *Host
+	Unit    string
+	Timeout time.Duration
+	HTTP    string // probed once active, when set
+}
+
+type startBefore struct {
+	Active bool `json:"active"`
+}
+
+// Kind implements engine.Step.
+func (s *Start) Kind() string { return "start" }
+
+// Key implements engine.Step.
+func (s *Start) Key() string { return s.Unit }
+
+// affecting are the step kinds whose changes the running service must pick up.
+var affecting = []string{"user", "directory", "file", "unit", "packages"}
+
+// Check implements engine.Step.
+func (s *Start) Check(ctx context.Context, r *engine.Run) (engine.Change, error) {
+	st, err := s.H.Systemd.State(ctx, s.Unit)
+	if err != nil {
+		return engine.Change{}, err
+	}
+	if !st.Active() {
+		return engine.Change{Action: "start", Detail: "wait for ActiveState=active", Before: startBefore{}}, nil
+	}
+	if r.Changed(affecting...) {
+		return engine.Change{Action: "restart", Detail: "this run changed what it runs", Before: startBefore{Active: true}}, nil
+	}
+	return engine.Change{}, nil
+}
+
+// Apply implements engine.Step.
+func (s *Start) Apply(ctx context.Context, r *engine.Run, c engine.Change) error {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	// A unit left failed by an earlier attempt would count against the start
+	// rate limit; this run starts afresh.
+	if err := s.H.Systemd.ResetFailed(ctx, s.Unit); err != nil {
+		return err
+	}
+	start := s.H.Systemd.Start
+	if c.Action == "restart" {
+		start = s.H.Systemd.Restart
+	}
+	result, err := start(ctx, s.Unit)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return s.failure(context.Background(), fmt.Sprintf("not active after %s", s.Timeout))
+		}
+		return err
+	}
+	st, err := s.H.Systemd.State(ctx, s.Unit)
+	if err != nil {
+		return err
+	}
+	if result != "done" || !st.Active() {
+		return s.failure(ctx, fmt.Sprintf("start job %s", result))
+	}
+	if s.HTTP != "" {
+		if err := s.waitHTTP(ctx); err != nil {
+			return s.failure(context.Background(), fmt.Sprintf("active, but %s did not answer: %v", s.HTTP, err))
+		}
+	}
+	return nil
+}
+
+// waitHTTP probes the URL until it answers or ctx ends, quickly at first.
+func (s *Start) waitHTTP(ctx context.Context) error {
+	delay := 10 * time.Millisecond
+	for {
+		err := s.H.Probe(ctx, s.HTTP)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		if delay < 500*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// failure describes why the service is not up: systemd's view and its log.
+func (s *Start) failure(ctx context.Context, why string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	f := &systemd.Failure{Unit: s.Unit, Why: why}
+	if st, err := s.H.Systemd.State(ctx, s.Unit); err == nil {
+		f.State = st
+		if s.H.Logs != nil && st.InvocationID != "" {
+			f.Logs = s.H.Logs(ctx, st.InvocationID, 20)
+		}
+	}
+	return f
+}
+
+func undoStart(h *Host) engine.UndoFunc {
+	return func(ctx context.Context, u *engine.Undo, e journal.Entry) error {
+		var b startBefore
+		if _, err := engine.DecodeBefore(e, &b); err != nil {
+			return err
+		}
+		if b.Active {
+			// It ran before this run: run it again once its files are back.
+			u.Restart = append(u.Restart, e.Key)
+			return nil
+		}
+		st, err := h.Systemd.State(ctx, e.Key)
+		if err != nil {
+			return err
+		}
+		if st.ActiveState == "inactive" && st.LoadState != "loaded" {
+			return nil
+		}
+		if u.Would(engine.DisplayName(e.Step, e.Key), engine.Change{Action: "stop", Detail: "ActiveState=" + st.ActiveState}) {
+			return nil
+		}
+		if st.ActiveState != "inactive" && st.ActiveState != "failed" {
+			if _, err := h.Systemd.Stop(ctx, e.Key); err != nil {
+				return err
+			}
+		}
+		return h.Systemd.ResetFailed(ctx, e.Key)
+	}
+}
+
+// finish does what the undo functions asked for once all are done: one
+// daemon-reload, then the restart of services that were running before.
+func finish(h *Host) engine.UndoFunc {
+	return func(ctx context.Context, u *engine.Undo, _ journal.Entry) error {
+		if u.DryRun {
+			if u.NeedReload {
+				u.Would("systemd", engine.Change{Action: "daemon-reload"})
+			}
+			for _, unit := range u.Restart {
+				u.Would(engine.DisplayName("start", unit), engine.Change{Action: "restart", Detail: "with its previous files"})
+			}
+			return nil
+		}
+		if u.NeedReload {
+			if err := h.Systemd.Reload(ctx); err != nil {
+				return err
+			}
+			u.Report.Note("systemd reloaded")
+		}
+		var errs []error
+		for _, unit := range u.Restart {
+			if err := h.Systemd.ResetFailed(ctx, unit); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			res, err := h.Systemd.Restart(ctx, unit)
+			if err == nil && res != "done" {
+				err = fmt.Errorf("restart %s: job %s", unit, res)
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			u.Report.Note("%s restarted with its previous files", unit)
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// Undoers maps each step kind to how its journal entries are undone.
+func Undoers(h *Host) map[string]engine.UndoFunc {
+	return map[string]engine.UndoFunc{
+		"packages":        undoPackages(h),
+		"user":            undoUser(h),
+		"directory":       undoDirectory(h),
+		"file":            undoFile(h),
+		"unit":            undoFile(h),
+		"enable":          undoEnable(h),
+		"reload":          undoReload(h),
+		"start":           undoStart(h),
+		engine.FinishKind: finish(h),
+	}
+}

@@ -1,0 +1,186 @@
+// Package systemd is notifyctl's view of the service manager: the few calls it
+// needs, over one D-Bus connection opened once per run.
+package systemd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	sd "github.com/coreos/go-systemd/v22/dbus"
+)
+
+// Manager is what the steps need from systemd.
+type Manager interface {
+	// State reads a unit's current state.
+	State(ctx context.Context, unit string) (State, error)
+	// UnitFileState is the unit file's enablement ("enabled", "disabled",
+	// "static", ...), or "" when systemd knows no such unit file.
+	UnitFileState(ctx context.Context, unit string) (string, error)
+	// Enable enables a unit file; changed is false when it already was.
+	Enable(ctx context.Context, unit string) (changed bool, err error)
+	// Disable disables a unit file; changed is false when it already was.
+	Disable(ctx context.Context, unit string) (changed bool, err error)
+	// Reload is a daemon-reload.
+	Reload(ctx context.Context) error
+	// Start, Restart and Stop queue a job and wait for its result: one of
+	// done, canceled, timeout, failed, dependency, skipped.
+	Start(ctx context.Context, unit string) (string, error)
+	Restart(ctx context.Context, unit string) (string, error)
+	Stop(ctx context.Context, unit string) (string, error)
+	// ResetFailed clears the failed state and the start rate-limit counter.
+	ResetFailed(ctx context.Context, unit string) error
+}
+
+// State is a unit's state as systemd reports it.
+type State struct {
+	LoadState        string // loaded, not-found, bad-setting, error, masked
+	ActiveState      string // active, reloading, inactive, failed, activating, deactivating
+	SubState         string
+	NeedDaemonReload bool
+	InvocationID     string // hex, empty when the unit never ran
+	FragmentPath     string
+
+	// Service properties.
+	Type           string
+	Result         string // success, exit-code, signal, core-dump, timeout, protocol, ...
+	ExecMainCode   int32  // 1 exited, 2 killed, 3 dumped
+	ExecMainStatus int32  // exit status or signal number
+	MainPID        uint32
+	StatusText     string
+	NRestarts      uint32
+}
+
+// Active says whether the unit is up.
+func (s State) Active() bool { return s.ActiveState == "active" || s.ActiveState == "reloading" }
+
+// Loaded says whether systemd has a unit file for it.
+func (s State) Loaded() bool { return s.LoadState == "loaded" }
+
+// Conn is a Manager over D-Bus.
+type Conn struct{ c *sd.Conn }
+
+// Connect opens the connection: the system bus, or systemd's private socket
+// when there is no bus.
+func Connect(ctx context.Context) (*Conn, error) {
+	c, err := sd.NewWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to systemd over D-Bus: %w (is systemd PID 1 on this host?)", err)
+	}
+	return &Conn{c: c}, nil
+}
+
+// Close closes the connection.
+func (c *Conn) Close() { c.c.Close() }
+
+// State implements Manager.
+func (c *Conn) State(ctx context.Context, unit string) (State, error) {
+	var s State
+	props, err := c.c.GetUnitPropertiesContext(ctx, unit)
+	if err != nil {
+		return s, fmt.Errorf("read state of %s: %w", unit, err)
+	}
+	s.LoadState, _ = props["LoadState"].(string)
+	s.ActiveState, _ = props["ActiveState"].(string)
+	s.SubState, _ = props["SubState"].(string)
+	s.NeedDaemonReload, _ = props["NeedDaemonReload"].(bool)
+	s.FragmentPath, _ = props["FragmentPath"].(string)
+	if id, ok := props["InvocationID"].([]byte); ok && len(id) > 0 {
+		s.InvocationID = fmt.Sprintf("%x", id)
+	}
+	if !strings.HasSuffix(unit, ".service") || s.LoadState != "loaded" {
+		return s, nil
+	}
+	svc, err := c.c.GetUnitTypePropertiesContext(ctx, unit, "Service")
+	if err != nil {
+		return s, fmt.Errorf("read service state of %s: %w", unit, err)
+	}
+	s.Type, _ = svc["Type"].(string)
+	s.Result, _ = svc["Result"].(string)
+	s.ExecMainCode, _ = svc["ExecMainCode"].(int32)
+	s.ExecMainStatus, _ = svc["ExecMainStatus"].(int32)
+	s.MainPID, _ = svc["MainPID"].(uint32)
+	s.StatusText, _ = svc["StatusText"].(string)
+	s.NRestarts, _ = svc["NRestarts"].(uint32)
+	return s, nil
+}
+
+// UnitFileState implements Manager.
+func (c *Conn) UnitFileState(ctx context.Context, unit string) (string, error) {
+	files, err := c.c.ListUnitFilesByPatternsContext(ctx, nil, []string{unit})
+	if err != nil {
+		return "", fmt.Errorf("read unit file state of %s: %w", unit, err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f.Path, "/"+unit) {
+			return f.Type, nil
+		}
+	}
+	return "", nil
+}
+
+// Enable implements Manager.
+func (c *Conn) Enable(ctx context.Context, unit string) (bool, error) {
+	_, changes, err := c.c.EnableUnitFilesContext(ctx, []string{unit}, false, false)
+	if err != nil {
+		return false, fmt.Errorf("enable %s: %w", unit, err)
+	}
+	return len(changes) > 0, nil
+}
+
+// Disable implements Manager.
+func (c *Conn) Disable(ctx context.Context, unit string) (bool, error) {
+	changes, err := c.c.DisableUnitFilesContext(ctx, []string{unit}, false)
+	if err != nil {
+		return false, fmt.Errorf("disable %s: %w", unit, err)
+	}
+	return len(changes) > 0, nil
+}
+
+// Reload implements Manager.
+func (c *Conn) Reload(ctx context.Context) error {
+	if err := c.c.ReloadContext(ctx); err != nil {
+		return fmt.Errorf("daemon-reload: %w", err)
+	}
+	return nil
+}
+
+type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
+
+// job queues a job and waits for its result, or for ctx.
+func job(ctx context.Context, verb string, f jobFunc, unit string) (string, error) {
+	ch := make(chan string, 1)
+	if _, err := f(ctx, unit, "replace", ch); err != nil {
+		return "", fmt.Errorf("%s %s: %w", verb, unit, err)
+	}
+	select {
+	case res := <-ch:
+		return res, nil
+	case <-ctx.Done():
+		return "", fmt.Errorf("%s %s: %w", verb, unit, ctx.Err())
+	}
+}
+
+// Start implements Manager.
+func (c *Conn) Start(ctx context.Context, unit string) (string, error) {
+	return job(ctx, "start", c.c.StartUnitContext, unit)
+}
+
+// Restart implements Manager.
+func (c *Conn) Restart(ctx context.Context, unit string) (string, error) {
+	return job(ctx, "restart", c.c.RestartUnitContext, unit)
+}
+
+// Stop implements Manager.
+func (c *Conn) Stop(ctx context.Context, unit string) (string, error) {
+	return job(ctx, "stop", c.c.StopUnitContext, unit)
+}
+
+// ResetFailed implements Manager.
+func (c *Conn) ResetFailed(ctx context.Context, unit string) error {
+	err := c.c.ResetFailedUnitContext(ctx, unit)
+	if err != nil && !strings.Contains(err.Error(), "not loaded") {
+		return fmt.Errorf("reset-failed %s: %w", unit, err)
+	}
+	return nil
+}
