@@ -1,0 +1,37 @@
+# notifyctl: build, test and demonstrate.
+#
+#   make build   bin/notifyctl
+#   make test    unit tests, then end-to-end tests on throwaway systemd hosts (root)
+#   make demo    install the default plan on a throwaway systemd host, show it, uninstall it (root)
+
+SHELL    := bash
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS  := -s -w -X github.com/notifyctl/notifyctl/pkg/cli.Version=$(VERSION) -X github.com/notifyctl/notifyctl/pkg/cli.Commit=$(COMMIT)
+BIN      := bin/notifyctl
+
+.PHONY: build test unit e2e lint demo clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/notifyctl
+
+lint:
+	@out=$$(gofmt -l cmd pkg plans test); if [ -n "$$out" ]; then echo "not gofmt'ed: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./test/...
+
+unit:
+	$(GO) test -count=1 ./...
+
+# End-to-end tests boot Debian hosts with systemd-nspawn: they need root.
+e2e: build
+	NOTIFYCTL_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go'; exit $${PIPESTATUS[0]}
+
+test: lint unit e2e
+
+demo: build
+	scripts/demo.sh $(BIN)
+
+clean:
+	rm -rf bin e2e.log
