@@ -73,16 +73,16 @@ ensure_run_tmpfs() {
 	fi
 }
 
+# leader_of prints the host's PID 1 as seen from outside: the child of nspawn
+# that runs systemd. nspawn forks helpers first, so a child that is not (yet)
+# systemd is not taken for the leader.
 leader_of() {
 	local nspawn=$1 child
-	for _ in $(seq 1 200); do
-		child=$(cat "/proc/$nspawn/task/$nspawn/children" 2>/dev/null | awk '{print $1}')
-		if [ -n "$child" ]; then
+	for child in $(cat "/proc/$nspawn/task/$nspawn/children" 2>/dev/null); do
+		if [ "$(cat "/proc/$child/comm" 2>/dev/null)" = systemd ]; then
 			echo "$child"
 			return 0
 		fi
-		kill -0 "$nspawn" 2>/dev/null || return 1
-		sleep 0.05
 	done
 	return 1
 }
@@ -104,22 +104,25 @@ cmd_up() {
 	setsid systemd-nspawn "${args[@]}" >"$dir/console.log" 2>&1 </dev/null &
 	local nspawn=$!
 	echo "$nspawn" >"$dir/nspawn.pid"
-	local leader
-	leader=$(leader_of "$nspawn") || { cat "$dir/console.log" >&2; die "host did not start"; }
-	echo "$leader" >"$dir/leader"
-	local state=""
-	for _ in $(seq 1 600); do
-		state=$(nsenter -t "$leader" -a systemctl is-system-running 2>/dev/null || true)
-		case "$state" in
-		running | degraded) break ;;
-		esac
+	local leader="" state=""
+	for _ in $(seq 1 1200); do
 		kill -0 "$nspawn" 2>/dev/null || { cat "$dir/console.log" >&2; die "host exited while booting"; }
+		if [ -z "$leader" ] || [ ! -d "/proc/$leader" ]; then
+			leader=$(leader_of "$nspawn") || leader=""
+		fi
+		if [ -n "$leader" ]; then
+			state=$(nsenter -t "$leader" -a systemctl is-system-running 2>/dev/null || true)
+			case "$state" in
+			running | degraded) break ;;
+			esac
+		fi
 		sleep 0.05
 	done
 	case "$state" in
 	running | degraded) ;;
-	*) die "host did not finish booting (state: ${state:-none})" ;;
+	*) tail -20 "$dir/console.log" >&2; die "host did not finish booting in 60 s (state: ${state:-none}, leader: ${leader:-none})" ;;
 	esac
+	echo "$leader" >"$dir/leader"
 	echo "$leader"
 }
 

@@ -105,7 +105,15 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	defer conn.Close()
 	h := newHost(conn)
 	eng := &engine.Engine{Undoers: steps.Undoers(h), Report: rep}
+	planned := steps.ForPlan(h, p)
 	if !o.dryRun {
+		if err := engine.Preflight(ctx, planned); err != nil {
+			err = fmt.Errorf("%s: %w; nothing was changed", p.Source, err)
+			if o.json {
+				rep.json(output{Plan: p.Name, Steps: []engine.StepResult{}, Error: err.Error()})
+			}
+			return usage(err)
+		}
 		j, err := journal.Open(p.Name, true)
 		if err != nil {
 			return failed(err)
@@ -114,7 +122,7 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 		eng.Journal = j
 	}
 	run := engine.NewRun(o.dryRun)
-	res, err := eng.Install(ctx, run, steps.ForPlan(h, p), o.keep)
+	res, err := eng.Install(ctx, run, planned, o.keep)
 	out := output{Plan: p.Name, OK: err == nil, DryRun: o.dryRun, Changed: res.Changed, Steps: res.Steps}
 	if err != nil {
 		out.Error = err.Error()
@@ -127,6 +135,10 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 		}
 		if o.json {
 			rep.json(out)
+		}
+		if o.dryRun {
+			// The host is in a state the plan cannot be applied to.
+			return usage(silentErr(err))
 		}
 		return failed(silentErr(err))
 	}

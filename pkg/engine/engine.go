@@ -201,6 +201,21 @@ func (e *Engine) Install(ctx context.Context, r *Run, steps []Step, keep bool) (
 	return res, nil
 }
 
+// Preflight checks every step as a preview would, without reporting, so that
+// a host a plan cannot be applied to (a symlink in the way, a missing owner,
+// a masked unit) is refused before anything is changed.
+func Preflight(ctx context.Context, steps []Step) error {
+	r := NewRun(true)
+	for _, s := range steps {
+		c, err := s.Check(ctx, r)
+		if err != nil {
+			return &StepError{Step: Name(s), Err: err}
+		}
+		r.note(s, c)
+	}
+	return nil
+}
+
 // apply journals the intent, acts, and journals the outcome.
 func (e *Engine) apply(ctx context.Context, r *Run, s Step, c Change) error {
 	before := c.Before
