@@ -136,8 +136,15 @@ cmd_down() {
 	need_root
 	local dir=${1:?usage: down DIR}
 	[ -d "$dir" ] || return 0
-	local nspawn=""
+	local nspawn="" leader=""
 	[ -f "$dir/nspawn.pid" ] && nspawn=$(cat "$dir/nspawn.pid")
+	[ -f "$dir/leader" ] && leader=$(cat "$dir/leader")
+	# Killing nspawn alone leaves the host's systemd running as an orphan, with
+	# its services and inotify instances: kill the host's PID 1 first, once
+	# sure it is this host's (a child of this host's nspawn).
+	if [ -n "$leader" ] && [ -n "$nspawn" ] && [ "$(awk '{print $4}' "/proc/$leader/stat" 2>/dev/null)" = "$nspawn" ]; then
+		kill -KILL "$leader" 2>/dev/null || true
+	fi
 	if [ -n "$nspawn" ] && kill -0 "$nspawn" 2>/dev/null; then
 		# Powering off properly takes a second; the host is thrown away, so kill it.
 		kill -KILL "$nspawn" 2>/dev/null || true
