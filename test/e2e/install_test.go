@@ -346,3 +346,57 @@ func TestSymlinkInTheWayRefused(t *testing.T) {
 	}
 	assertSame(t, "a refused install", pristine, h.Snapshot())
 }
+
+// localPackage builds a tiny Debian package inside the host and serves it from
+// a local, trusted apt repository, the host having no network.
+func (h *Host) localPackage(name string) {
+	h.t.Helper()
+	h.WriteFile("/root/pkg/DEBIAN/control", []byte("Package: "+name+"\nVersion: 1.0\nArchitecture: all\n"+
+		"Maintainer: notifyctl tests <root@localhost>\nDescription: a package for notifyctl's tests\n"), 0o644)
+	h.WriteFile("/root/pkg/usr/share/doc/"+name+"/README", []byte("test package\n"), 0o644)
+	h.MustRun("mkdir", "-p", "/srv/repo")
+	h.MustRun("dpkg-deb", "--root-owner-group", "--build", "/root/pkg", "/srv/repo/"+name+"_1.0_all.deb")
+	h.MustRun("sh", "-c", `cd /srv/repo && f=`+name+`_1.0_all.deb && { dpkg-deb -f $f; echo "Filename: ./$f"; echo "Size: $(stat -c %s $f)"; echo "SHA256: $(sha256sum $f | cut -d' ' -f1)"; echo; } > Packages`)
+	// Only the local repository: the host cannot reach any other.
+	h.WriteFile("/etc/apt/sources.list", []byte("deb [trusted=yes] file:/srv/repo ./\n"), 0o644)
+	h.MustRun("rm", "-f", "/etc/apt/sources.list.d/debian.sources")
+}
+
+// Missing packages are installed; uninstall keeps them unless
+// --purge-packages, which removes only those install added.
+func TestPackagesInstalledAndPurgedOnlyIfAdded(t *testing.T) {
+	h := NewHost(t)
+	h.localPackage("notifyctl-e2e-pkg")
+	dir := h.copyPlan("/root/plan")
+	h.editPlanFile(dir+"/plan.yaml", func(s string) string {
+		return strings.Replace(s, "packages: [python3, python3-flask, curl]", "packages: [python3, python3-flask, curl, notifyctl-e2e-pkg]", 1)
+	})
+	installed := func(pkg string) bool {
+		out, _, _ := h.Run("dpkg-query", "-W", "-f", "${db:Status-Status}", pkg)
+		return out == "installed"
+	}
+
+	r := h.notifyctlJSON(0, "install", dir)
+	if got := r.changedSteps(); len(got) == 0 || got[0] != "install packages python3,python3-flask,curl,notifyctl-e2e-pkg" {
+		t.Fatalf("first changed step = %q, want the package install", got)
+	}
+	if !installed("notifyctl-e2e-pkg") {
+		t.Fatalf("notifyctl-e2e-pkg not installed")
+	}
+	_, stderr, code := h.Notifyctl("uninstall", dir)
+	if code != 0 || !installed("notifyctl-e2e-pkg") || !strings.Contains(stderr, "kept packages notifyctl-e2e-pkg") {
+		t.Fatalf("uninstall without --purge-packages: exit %d, installed %v\n%s", code, installed("notifyctl-e2e-pkg"), stderr)
+	}
+
+	h.MustRun("apt-get", "remove", "-y", "-q", "notifyctl-e2e-pkg")
+	h.notifyctlJSON(0, "install", dir)
+	h.notifyctlJSON(0, "uninstall", "--purge-packages", dir)
+	if installed("notifyctl-e2e-pkg") {
+		t.Errorf("--purge-packages left the package install added")
+	}
+	for _, p := range []string{"python3", "python3-flask", "curl"} {
+		if !installed(p) {
+			t.Errorf("--purge-packages removed %s, which was there before install", p)
+		}
+	}
+}
