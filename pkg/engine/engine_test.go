@@ -512,3 +512,45 @@ func TestNewRunIDsDiffer(t *testing.T) {
 		t.Error("Will is not per run")
 	}
 }
+
+// needStep fails its check unless an earlier step of the run creates need.
+type needStep struct {
+	setStep
+	need string
+}
+
+func (s *needStep) Check(ctx context.Context, r *engine.Run) (engine.Change, error) {
+	if _, ok := s.w.state[s.need]; !ok && !r.Creates(s.need) {
+		return engine.Change{}, fmt.Errorf("%s is missing", s.need)
+	}
+	return s.setStep.Check(ctx, r)
+}
+
+func TestPreflight(t *testing.T) {
+	w := newWorld(t, false)
+	ctx := context.Background()
+	ok := []engine.Step{
+		&setStep{w: w, key: "dir", want: "1"},
+		&needStep{setStep: setStep{w: w, key: "file", want: "1"}, need: "dir"},
+	}
+	if err := engine.Preflight(ctx, ok); err != nil {
+		t.Errorf("Preflight: %v; a step may count on what an earlier one creates", err)
+	}
+	bad := errors.New("in the way")
+	err := engine.Preflight(ctx, []engine.Step{
+		&setStep{w: w, key: "a", want: "1"},
+		&needStep{setStep: setStep{w: w, key: "file", want: "1"}, need: "nodir"},
+		&setStep{w: w, key: "c", want: "1", checkErr: bad},
+	})
+	var se *engine.StepError
+	if !errors.As(err, &se) || se.Step != "set file" || !strings.Contains(err.Error(), "nodir is missing") {
+		t.Errorf("Preflight = %v, want a StepError for set file", err)
+	}
+	err = engine.Preflight(ctx, []engine.Step{&setStep{w: w, key: "a", want: "1"}, &setStep{w: w, key: "c", want: "1", checkErr: bad}})
+	if !errors.As(err, &se) || se.Step != "set c" || !errors.Is(err, bad) {
+		t.Errorf("Preflight = %v, want a StepError for set c", err)
+	}
+	if len(w.log) != 0 || len(w.state) != 0 {
+		t.Errorf("Preflight acted: %v %v", w.log, w.state)
+	}
+}

@@ -151,6 +151,9 @@ func (j *Journal) load() error {
 		}
 		good = end
 	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: line %d: %w", j.Path(), len(j.recs)+1, err)
+	}
 	if good < len(data) {
 		if err := j.f.Truncate(int64(good)); err != nil {
 			return fmt.Errorf("cut torn journal record: %w", err)

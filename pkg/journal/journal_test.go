@@ -375,9 +375,9 @@ func TestBackupsRoundTripAndTamperingIsDetected(t *testing.T) {
 		t.Errorf("Backup of a tampered file: %v, want a damaged error", err)
 	}
 
-	for _, bad := range []string{"../journal", "journal", "backup/../journal", "/etc/passwd"} {
-		if _, err := j.Backup(bad); err == nil {
-			t.Errorf("Backup(%q) was accepted", bad)
+	for _, bad := range []string{"../journal", "journal", "backup/../journal", "/etc/passwd", "backup/sub/" + fsutil.Sum(content)} {
+		if _, err := j.Backup(bad); err == nil || !strings.Contains(err.Error(), "outside its directory") {
+			t.Errorf("Backup(%q) = %v, want a name outside the backups refused", bad, err)
 		}
 	}
 	if _, err := j.Backup("backup/" + fsutil.Sum([]byte("never saved"))); err == nil {

@@ -107,7 +107,7 @@ type Mode uint32
 // UnmarshalYAML accepts an octal string or number.
 func (m *Mode) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return errors.New("must be an octal mode such as \"0644\"")
+		return lineError(n, "must be an octal mode such as \"0644\"")
 	}
 	s := strings.TrimPrefix(strings.TrimPrefix(n.Value, "0o"), "0")
 	if s == "" {
@@ -115,7 +115,7 @@ func (m *Mode) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := strconv.ParseUint(s, 8, 32)
 	if err != nil || v > 0o7777 {
-		return fmt.Errorf("%q is not an octal mode such as \"0644\"", n.Value)
+		return lineError(n, fmt.Sprintf("%q is not an octal mode such as \"0644\"", n.Value))
 	}
 	*m = Mode(v)
 	return nil
@@ -130,7 +130,7 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if n.Kind != yaml.ScalarNode || err != nil {
-		return fmt.Errorf("%q is not a duration such as \"30s\"", n.Value)
+		return lineError(n, fmt.Sprintf("%q is not a duration such as \"30s\"", n.Value))
 	}
 	*d = Duration(v)
 	return nil
@@ -181,7 +181,7 @@ func Load(fsys fs.FS, file, source, origin string) (*Plan, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil {
-		return nil, fail("", "%s", yamlMessage(err))
+		return nil, fail(fieldOf(data, err), "%s", yamlMessage(err))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -193,6 +193,59 @@ func Load(fsys fs.FS, file, source, origin string) (*Plan, error) {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// lineError is a decoding error at n that yaml reports with n's line.
+func lineError(n *yaml.Node, msg string) error {
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, msg)}}
+}
+
+var lineRE = regexp.MustCompile(`line (\d+):`)
+
+// fieldOf names the field a decoding error is about, from the line it gives:
+// the outermost key on that line, such as files[1].mode; "" when none.
+func fieldOf(data []byte, err error) string {
+	m := lineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	line, _ := strconv.Atoi(m[1])
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil {
+		return ""
+	}
+	return fieldAt(&doc, line, "")
+}
+
+func fieldAt(n *yaml.Node, line int, prefix string) string {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if f := fieldAt(c, line, prefix); f != "" {
+				return f
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			name := n.Content[i].Value
+			if prefix != "" {
+				name = prefix + "." + name
+			}
+			if n.Content[i].Line == line {
+				return name
+			}
+			if f := fieldAt(n.Content[i+1], line, name); f != "" {
+				return f
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if f := fieldAt(c, line, fmt.Sprintf("%s[%d]", prefix, i)); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
 }
 
 // yamlMessage turns the decoder's message into one line.
@@ -368,7 +421,7 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 	if p.Readiness.Timeout == 0 {
 		p.Readiness.Timeout = Duration(DefaultTimeout)
 	}
-	if p.Readiness.Timeout < 0 || time.Duration(p.Readiness.Timeout) > time.Hour {
+	if p.Readiness.Timeout < Duration(time.Second) || time.Duration(p.Readiness.Timeout) > time.Hour {
 		return fail("readiness.timeout", "must be between 1s and 1h")
 	}
 	if h := p.Readiness.HTTP; h != "" {

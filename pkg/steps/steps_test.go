@@ -1,0 +1,1258 @@
+package steps_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"testing/fstest"
+
+	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/fsutil"
+	"github.com/notifyctl/notifyctl/pkg/journal"
+	"github.com/notifyctl/notifyctl/pkg/plan"
+	"github.com/notifyctl/notifyctl/pkg/steps"
+	"github.com/notifyctl/notifyctl/pkg/systemd"
+	"github.com/notifyctl/notifyctl/plans"
+)
+
+// The test plan: a user whose group may exist already, two directories, two
+// app files and a config file in a directory the plan does not own, a unit
+// and an HTTP readiness check.
+const testPlan = `name: demo
+description: test plan
+packages: [python3, curl]
+user:
+  name: demo
+  home: /opt/demo
+directories:
+  - path: /opt/demo
+    mode: "0750"
+    owner: demo
+  - path: /opt/demo/data
+    mode: "0700"
+    owner: demo
+files:
+  - source: app.py
+    dest: /opt/demo/app.py
+    mode: "0640"
+    owner: demo
+  - source: run.sh
+    dest: /opt/demo/run.sh
+    mode: "0755"
+    owner: demo
+  - source: demo.conf
+    dest: /etc/demo.conf
+    mode: "0644"
+unit:
+  name: demo.service
+readiness:
+  timeout: TIMEOUT
+  http: http://127.0.0.1:5001/health
+`
+
+const (
+	unitName = "demo.service"
+	unitPath = "/etc/systemd/system/demo.service"
+	appV1    = "print('v1')\n"
+	appV2    = "print('v2')\n"
+	unitV1   = "[Unit]\nDescription=demo\n\n[Service]\nType=notify\nUser=demo\nExecStart=/opt/demo/run.sh\n"
+	unitV2   = unitV1 + "Environment=PORT=5002\n"
+	confV1   = "port = 5001\n"
+)
+
+// version says what the plan ships; the zero value is version 1.
+type version struct {
+	app, unit, conf string
+	timeout         string
+	group           string // the user's group, when not "demo"
+}
+
+func loadPlan(t *testing.T, v version) *plan.Plan {
+	t.Helper()
+	if v.app == "" {
+		v.app = appV1
+	}
+	if v.unit == "" {
+		v.unit = unitV1
+	}
+	if v.conf == "" {
+		v.conf = confV1
+	}
+	if v.timeout == "" {
+		v.timeout = "5s"
+	}
+	planYAML := strings.Replace(testPlan, "TIMEOUT", v.timeout, 1)
+	if v.group != "" {
+		planYAML = strings.Replace(planYAML, "  name: demo\n", "  name: demo\n  group: "+v.group+"\n", 1)
+	}
+	fsys := fstest.MapFS{
+		"plan.yaml":    {Data: []byte(planYAML)},
+		"app.py":       {Data: []byte(v.app)},
+		"run.sh":       {Data: []byte("#!/bin/sh\nexec python3 /opt/demo/app.py\n")},
+		"demo.conf":    {Data: []byte(v.conf)},
+		"demo.service": {Data: []byte(v.unit)},
+	}
+	p, err := plan.Load(fsys, "plan.yaml", "test/plan.yaml", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// fixture is a host under a temporary root with fake systemd, accounts and
+// packages, and a journal beside it.
+type fixture struct {
+	t        *testing.T
+	root     string
+	log      *Log
+	sd       *fakeSystemd
+	acc      *fakeAccounts
+	pkgs     *fakePackages
+	rep      *reporter
+	h        *steps.Host
+	j        *journal.Journal
+	probeErr error
+	logsFor  []string // the invocations whose logs were read
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	base, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, root: filepath.Join(base, "root"), log: &Log{}}
+	for _, d := range []string{"opt", "etc/systemd/system"} {
+		if err := os.MkdirAll(filepath.Join(f.root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.sd = newFakeSystemd(f.root, f.log)
+	f.acc = newFakeAccounts(f.log)
+	f.pkgs = newFakePackages(f.log, "python3")
+	f.rep = &reporter{log: f.log}
+	f.h = &steps.Host{
+		Root:     f.root,
+		Systemd:  f.sd,
+		Accounts: f.acc,
+		Packages: f.pkgs,
+		Logs:     fakeLogs(&f.logsFor),
+		Probe:    fakeProbe(f.log, &f.probeErr),
+	}
+	f.j, err = journal.OpenDir(filepath.Join(base, "lib", "demo"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.j.Close()
+		if len(f.sd.Violations) > 0 {
+			t.Errorf("systemd calls made in the wrong order: %q (calls %q)", f.sd.Violations, f.sd.Calls)
+		}
+	})
+	return f
+}
+
+func (f *fixture) engine() *engine.Engine {
+	return &engine.Engine{Journal: f.j, Undoers: steps.Undoers(f.h), Report: f.rep}
+}
+
+func (f *fixture) install(p *plan.Plan) (engine.Result, error) {
+	return f.engine().Install(context.Background(), engine.NewRun(false), steps.ForPlan(f.h, p), false)
+}
+
+func (f *fixture) mustInstall(p *plan.Plan) engine.Result {
+	f.t.Helper()
+	res, err := f.install(p)
+	if err != nil {
+		f.t.Fatalf("install: %v", err)
+	}
+	return res
+}
+
+func (f *fixture) uninstall(u *engine.Undo) error {
+	return f.engine().Uninstall(context.Background(), u)
+}
+
+// path is where a host path is under the root.
+func (f *fixture) path(p string) string { return filepath.Join(f.root, p) }
+
+func (f *fixture) write(p, content string, mode os.FileMode, uid, gid int) {
+	f.t.Helper()
+	if err := os.WriteFile(f.path(p), []byte(content), mode); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.Chmod(f.path(p), mode); err != nil {
+		f.t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Lchown(f.path(p), uid, gid); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+func (f *fixture) read(p string) string {
+	f.t.Helper()
+	b, err := os.ReadFile(f.path(p))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// stat describes a host path as "type mode uid:gid".
+func (f *fixture) stat(p string) string {
+	f.t.Helper()
+	fi, err := os.Lstat(f.path(p))
+	if err != nil {
+		return "missing"
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	kind := "file"
+	switch {
+	case fi.IsDir():
+		kind = "dir"
+	case fi.Mode()&fs.ModeSymlink != 0:
+		kind = "link"
+	}
+	return fmt.Sprintf("%s %04o %d:%d", kind, st.Mode&0o7777, st.Uid, st.Gid)
+}
+
+func (f *fixture) inode(p string) uint64 {
+	f.t.Helper()
+	fi, err := os.Lstat(f.path(p))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// listing describes everything under dir: type, mode, owner and content.
+func listing(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		line := fmt.Sprintf("%s %v %04o %d:%d", strings.TrimPrefix(p, dir), fi.Mode().Type(), st.Mode&0o7777, st.Uid, st.Gid)
+		switch {
+		case fi.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			line += " " + fsutil.Sum(b)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			line += " -> " + target
+		}
+		out = append(out, line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func actions(res engine.Result) []string {
+	var out []string
+	for _, s := range res.Steps {
+		out = append(out, s.Name+" = "+s.Action)
+	}
+	return out
+}
+
+func equal(t *testing.T, what string, got, want any) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %#v\nwant %#v", what, got, want)
+	}
+}
+
+// owner is "uid:gid" of a fake account and its group.
+func (f *fixture) owner(user string) string {
+	uid, gid, ok, _ := f.acc.User(user)
+	if !ok {
+		f.t.Fatalf("no user %s", user)
+	}
+	return fmt.Sprintf("%d:%d", uid, gid)
+}
+
+var firstInstall = []string{
+	"packages python3,curl = install",
+	"user demo = create",
+	"directory /opt/demo = create",
+	"directory /opt/demo/data = create",
+	"file /opt/demo/app.py = create",
+	"file /opt/demo/run.sh = create",
+	"file /etc/demo.conf = create",
+	"unit /etc/systemd/system/demo.service = create",
+	"autostart demo.service = enable",
+	"systemd = daemon-reload",
+	"service demo.service = start",
+}
+
+func TestFirstInstall(t *testing.T) {
+	f := newFixture(t)
+	res := f.mustInstall(loadPlan(t, version{}))
+
+	equal(t, "actions", actions(res), firstInstall)
+	if res.Changed != len(firstInstall) {
+		t.Errorf("Changed = %d, want %d", res.Changed, len(firstInstall))
+	}
+	// Everything happens in the plan's order, each step acting before it is
+	// reported, and systemd is told last: enable, one reload, start.
+	equal(t, "order", f.log.Since(0), []string{
+		"apt install curl",
+		"applied packages python3,curl install",
+		"groupadd demo",
+		"useradd demo",
+		"applied user demo create",
+		"applied directory /opt/demo create",
+		"applied directory /opt/demo/data create",
+		"applied file /opt/demo/app.py create",
+		"applied file /opt/demo/run.sh create",
+		"applied file /etc/demo.conf create",
+		"applied unit /etc/systemd/system/demo.service create",
+		"enable demo.service",
+		"applied autostart demo.service enable",
+		"reload",
+		"applied systemd daemon-reload",
+		"reset-failed demo.service",
+		"start demo.service",
+		"probe http://127.0.0.1:5001/health",
+		"applied service demo.service start",
+	})
+	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reload", "reset-failed demo.service", "start demo.service"})
+	// The unit file was on disk before the first systemd call and was not
+	// written again; the reload came after it.
+	equal(t, "unit writes", f.sd.UnitWrites[unitName], []int{0})
+	equal(t, "reloads", f.sd.Reloads, []int{1})
+	if !f.sd.Active(unitName) || !f.sd.Enabled(unitName) {
+		t.Error("the service is not active and enabled")
+	}
+
+	// The user and its group.
+	u, ok := f.acc.Users["demo"]
+	if !ok || u.group != "demo" || u.home != "/opt/demo" || u.shell != "/usr/sbin/nologin" || u.comment != "notifyctl plan demo" {
+		t.Errorf("user demo = %+v, %v", u, ok)
+	}
+	if gid, ok := f.acc.Groups["demo"]; !ok || gid != u.gid {
+		t.Errorf("group demo = %d, %v; user's gid %d", gid, ok, u.gid)
+	}
+	equal(t, "packages", f.pkgs.List(), []string{"curl", "python3"})
+
+	// Files and directories, with their content, mode and owner.
+	demo := f.owner("demo")
+	for p, want := range map[string]string{
+		"/opt/demo":        "dir 0750 " + demo,
+		"/opt/demo/data":   "dir 0700 " + demo,
+		"/opt/demo/app.py": "file 0640 " + demo,
+		"/opt/demo/run.sh": "file 0755 " + demo,
+		"/etc/demo.conf":   "file 0644 " + f.owner("root"),
+		unitPath:           "file 0644 " + f.owner("root"),
+	} {
+		if got := f.stat(p); got != want {
+			t.Errorf("%s: %s, want %s", p, got, want)
+		}
+	}
+	for p, want := range map[string]string{
+		"/opt/demo/app.py": appV1,
+		"/opt/demo/run.sh": "#!/bin/sh\nexec python3 /opt/demo/app.py\n",
+		"/etc/demo.conf":   confV1,
+		unitPath:           unitV1,
+	} {
+		if got := f.read(p); got != want {
+			t.Errorf("%s holds %q, want %q", p, got, want)
+		}
+	}
+
+	// The journal holds one intent per change, each done.
+	es := f.j.Entries()
+	if len(es) != len(firstInstall) {
+		t.Fatalf("journal has %d entries, want %d", len(es), len(firstInstall))
+	}
+	for i, e := range es {
+		name := engine.DisplayName(e.Step, e.Key) + " = " + e.Action
+		if name != firstInstall[i] || e.Outcome != journal.OpDone || e.Undone || e.Run != es[0].Run {
+			t.Errorf("journal entry %d: %s outcome %q undone %v", i, name, e.Outcome, e.Undone)
+		}
+	}
+}
+
+func TestEmbeddedPlanInstalls(t *testing.T) {
+	f := newFixture(t)
+	p, err := plan.Resolve("", plans.FS, plans.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pkgs.Installed["python3-flask"] = true
+	res := f.mustInstall(p)
+	equal(t, "actions", actions(res), []string{
+		"packages python3,python3-flask,curl = install",
+		"user notifydemo = create",
+		"directory /opt/notifydemo = create",
+		"file /opt/notifydemo/app.py = create",
+		"file /opt/notifydemo/run.sh = create",
+		"unit /etc/systemd/system/notifydemo.service = create",
+		"autostart notifydemo.service = enable",
+		"systemd = daemon-reload",
+		"service notifydemo.service = start",
+	})
+	equal(t, "packages installed", f.pkgs.Calls, []string{"apt install curl"})
+	if got := f.read("/etc/systemd/system/notifydemo.service"); got != string(p.UnitContent) {
+		t.Errorf("unit file holds %q", got)
+	}
+	if got, want := f.stat("/opt/notifydemo/run.sh"), "file 0755 "+f.owner("notifydemo"); got != want {
+		t.Errorf("run.sh: %s, want %s", got, want)
+	}
+	res = f.mustInstall(p)
+	if res.Changed != 0 {
+		t.Errorf("second install changed %d: %v", res.Changed, actions(res))
+	}
+}
+
+func TestSecondInstallChangesNothing(t *testing.T) {
+	f := newFixture(t)
+	p := loadPlan(t, version{})
+	f.mustInstall(p)
+	before := listing(t, f.root)
+	calls, logged, entries := len(f.sd.Calls), f.log.Len(), len(f.j.Entries())
+	accCalls, pkgCalls := len(f.acc.Calls), len(f.pkgs.Calls)
+
+	res := f.mustInstall(p)
+	if res.Changed != 0 {
+		t.Errorf("Changed = %d: %v", res.Changed, actions(res))
+	}
+	for _, s := range res.Steps {
+		if s.Action != "none" || s.Changed {
+			t.Errorf("step %s: %s", s.Name, s.Action)
+		}
+	}
+	if len(res.Steps) != len(firstInstall) {
+		t.Errorf("%d steps, want %d", len(res.Steps), len(firstInstall))
+	}
+	equal(t, "systemd calls", f.sd.CallsSince(calls), []string(nil))
+	equal(t, "logged", f.log.Since(logged), []string(nil))
+	if len(f.acc.Calls) != accCalls || len(f.pkgs.Calls) != pkgCalls {
+		t.Error("the second install touched the accounts or the packages")
+	}
+	if n := len(f.j.Entries()); n != entries {
+		t.Errorf("the journal grew from %d to %d entries", entries, n)
+	}
+	equal(t, "listing", listing(t, f.root), before)
+}
+
+func TestChangedFileRestartsWithoutReload(t *testing.T) {
+	f := newFixture(t)
+	f.mustInstall(loadPlan(t, version{}))
+	other := map[string]uint64{}
+	for _, p := range []string{"/opt/demo/run.sh", "/etc/demo.conf", unitPath, "/opt/demo/app.py"} {
+		other[p] = f.inode(p)
+	}
+	calls := len(f.sd.Calls)
+
+	res := f.mustInstall(loadPlan(t, version{app: appV2}))
+	var changed []string
+	for _, s := range res.Steps {
+		if s.Changed {
+			changed = append(changed, s.Name+" = "+s.Action)
+		}
+	}
+	equal(t, "changed", changed, []string{"file /opt/demo/app.py = update", "service demo.service = restart"})
+	if res.Changed != 2 {
+		t.Errorf("Changed = %d", res.Changed)
+	}
+	if !strings.Contains(res.Steps[4].Diff, "-print('v1')") || !strings.Contains(res.Steps[4].Diff, "+print('v2')") {
+		t.Errorf("app.py diff:\n%s", res.Steps[4].Diff)
+	}
+	equal(t, "systemd calls", f.sd.CallsSince(calls), []string{"reset-failed demo.service", "restart demo.service"})
+	if got := f.read("/opt/demo/app.py"); got != appV2 {
+		t.Errorf("app.py holds %q", got)
+	}
+	if got, want := f.stat("/opt/demo/app.py"), "file 0640 "+f.owner("demo"); got != want {
+		t.Errorf("app.py: %s, want %s", got, want)
+	}
+	if f.inode("/opt/demo/app.py") == other["/opt/demo/app.py"] {
+		t.Error("app.py was not rewritten")
+	}
+	for _, p := range []string{"/opt/demo/run.sh", "/etc/demo.conf", unitPath} {
+		if f.inode(p) != other[p] {
+			t.Errorf("%s was rewritten although it did not change", p)
+		}
+	}
+
+	// Now the unit changes: one reload, then a restart.
+	calls = len(f.sd.Calls)
+	res = f.mustInstall(loadPlan(t, version{app: appV2, unit: unitV2}))
+	changed = nil
+	for _, s := range res.Steps {
+		if s.Changed {
+			changed = append(changed, s.Name+" = "+s.Action)
+		}
+	}
+	equal(t, "changed", changed, []string{
+		"unit /etc/systemd/system/demo.service = update",
+		"systemd = daemon-reload",
+		"service demo.service = restart",
+	})
+	equal(t, "systemd calls", f.sd.CallsSince(calls), []string{"reload", "reset-failed demo.service", "restart demo.service"})
+	if got := f.read(unitPath); got != unitV2 {
+		t.Errorf("unit holds %q", got)
+	}
+	writes := f.sd.UnitWrites[unitName]
+	if len(writes) != 2 || writes[1] != calls {
+		t.Errorf("unit writes at %v, want a second one at %d", writes, calls)
+	}
+}
+
+func TestDryRunReportsWhatInstallDoesAndChangesNothing(t *testing.T) {
+	p := loadPlan(t, version{})
+	f := newFixture(t)
+	before := listing(t, f.root)
+	e := &engine.Engine{Undoers: steps.Undoers(f.h), Report: f.rep} // no journal
+	dry, err := e.Install(context.Background(), engine.NewRun(true), steps.ForPlan(f.h, p), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "dry-run actions", actions(dry), firstInstall)
+	equal(t, "listing after a dry run", listing(t, f.root), before)
+	if len(f.sd.Calls) != 0 || len(f.acc.Calls) != 0 || len(f.pkgs.Calls) != 0 {
+		t.Errorf("a dry run acted: systemd %q accounts %q packages %q", f.sd.Calls, f.acc.Calls, f.pkgs.Calls)
+	}
+	if len(f.acc.Users) != 1 || len(f.acc.Groups) != 1 {
+		t.Error("a dry run created accounts")
+	}
+	for _, l := range f.log.Since(0) {
+		if strings.HasPrefix(l, "applied ") {
+			t.Errorf("a dry run reported %s", l)
+		}
+	}
+
+	// The same plan on an identical host, for real, does what the dry run said.
+	g := newFixture(t)
+	real := g.mustInstall(p)
+	equal(t, "install actions", actions(real), actions(dry))
+	for i := range real.Steps {
+		if real.Steps[i].Detail != dry.Steps[i].Detail {
+			t.Errorf("%s: dry run said %q, install did %q", real.Steps[i].Name, dry.Steps[i].Detail, real.Steps[i].Detail)
+		}
+		if real.Steps[i].Diff != dry.Steps[i].Diff {
+			t.Errorf("%s: the diffs differ", real.Steps[i].Name)
+		}
+	}
+
+	// On an installed host a dry run finds nothing to do, and after a plan
+	// change it names exactly the change.
+	entries := len(g.j.Entries())
+	ge := &engine.Engine{Undoers: steps.Undoers(g.h), Report: g.rep}
+	res, err := ge.Install(context.Background(), engine.NewRun(true), steps.ForPlan(g.h, p), false)
+	if err != nil || res.Changed != 0 {
+		t.Errorf("dry run on an installed host: %d changed (%v), %v", res.Changed, actions(res), err)
+	}
+	installed := listing(t, g.root)
+	calls := len(g.sd.Calls)
+	res, err = ge.Install(context.Background(), engine.NewRun(true), steps.ForPlan(g.h, loadPlan(t, version{unit: unitV2})), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed []string
+	for _, s := range res.Steps {
+		if s.Changed {
+			changed = append(changed, s.Name+" = "+s.Action)
+		}
+	}
+	equal(t, "dry run of a changed unit", changed, []string{
+		"unit /etc/systemd/system/demo.service = update",
+		"systemd = daemon-reload",
+		"service demo.service = restart",
+	})
+	equal(t, "listing", listing(t, g.root), installed)
+	if len(g.sd.Calls) != calls || len(g.j.Entries()) != entries {
+		t.Error("a dry run on an installed host acted or journaled")
+	}
+}
+
+func TestStartFailureRollsBackEverything(t *testing.T) {
+	f := newFixture(t)
+	// A config file the plan replaces is there already, with its own mode
+	// and owner.
+	f.write("/etc/demo.conf", "# the admin's own config\nport = 8080\n", 0o600, 1234, 1235)
+	before := listing(t, f.root)
+	f.sd.FailStarts = 1
+
+	res, err := f.install(loadPlan(t, version{}))
+	if err == nil {
+		t.Fatal("install succeeded although the service failed")
+	}
+	var failure *systemd.Failure
+	if !errors.As(err, &failure) {
+		t.Fatalf("error %v does not wrap a *systemd.Failure", err)
+	}
+	var se *engine.StepError
+	if !errors.As(err, &se) || se.Step != "service demo.service" {
+		t.Errorf("error %v is not a StepError of the service", err)
+	}
+	if errors.As(err, new(*engine.RollbackError)) {
+		t.Errorf("the rollback was incomplete: %v", err)
+	}
+	if failure.Unit != unitName || failure.State.ActiveState != "failed" || failure.State.Result != "exit-code" ||
+		failure.State.ExecMainStatus != 1 || failure.State.InvocationID == "" {
+		t.Errorf("failure = %+v", failure)
+	}
+	equal(t, "logs", failure.Logs, fakeLogLines)
+	equal(t, "logs read for", f.logsFor, []string{failure.State.InvocationID})
+	for _, s := range []string{"demo.service did not become active", "start job failed", "result exit-code", "status 1"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not say %q", err, s)
+		}
+	}
+	if last := res.Steps[len(res.Steps)-1]; last.Name != "service demo.service" || last.Action != "failed" {
+		t.Errorf("last step %+v", last)
+	}
+
+	// Everything this run did is undone: files, directories, the unit, the
+	// user and group; the config is back byte for byte, mode and owner.
+	equal(t, "listing after rollback", listing(t, f.root), before)
+	if _, ok := f.acc.Users["demo"]; ok {
+		t.Error("user demo is left")
+	}
+	if _, ok := f.acc.Groups["demo"]; ok {
+		t.Error("group demo is left")
+	}
+	// Packages are kept: other software may rely on them.
+	equal(t, "packages", f.pkgs.List(), []string{"curl", "python3"})
+	if !f.rep.noted("kept packages curl") {
+		t.Errorf("no note about kept packages: %q", f.rep.Notes)
+	}
+	if f.sd.Active(unitName) || f.sd.Enabled(unitName) || f.sd.Loaded(unitName) {
+		t.Error("the unit is left active, enabled or loaded")
+	}
+	equal(t, "systemd calls", f.sd.Calls, []string{
+		"enable demo.service", "reload", "reset-failed demo.service", "start demo.service",
+		// rollback: clear the failed unit, disable it, one reload once its file is gone
+		"reset-failed demo.service", "disable demo.service", "reload",
+	})
+	equal(t, "accounts", f.acc.Calls, []string{"groupadd demo", "useradd demo", "userdel demo", "groupdel demo"})
+
+	es := f.j.Entries()
+	if len(es) != len(firstInstall) {
+		t.Fatalf("journal has %d entries", len(es))
+	}
+	for _, e := range es {
+		want := journal.OpDone
+		if e.Step == "start" {
+			want = journal.OpFailed
+		}
+		if !e.Undone || e.Outcome != want {
+			t.Errorf("entry %s %s: outcome %q undone %v", e.Step, e.Key, e.Outcome, e.Undone)
+		}
+	}
+	if len(f.j.Live()) != 0 {
+		t.Errorf("live entries after rollback: %d", len(f.j.Live()))
+	}
+}
+
+func TestProbeFailureStopsTheServiceOnRollback(t *testing.T) {
+	f := newFixture(t)
+	f.probeErr = errors.New("connection refused")
+	before := listing(t, f.root)
+	_, err := f.install(loadPlan(t, version{timeout: "1s"}))
+	var failure *systemd.Failure
+	if !errors.As(err, &failure) {
+		t.Fatalf("install error %v does not wrap a *systemd.Failure", err)
+	}
+	if !strings.Contains(failure.Why, "did not answer") || !strings.Contains(failure.Why, "connection refused") {
+		t.Errorf("Why = %q", failure.Why)
+	}
+	equal(t, "rollback calls", f.sd.Calls[4:], []string{"stop demo.service", "reset-failed demo.service", "disable demo.service", "reload"})
+	if f.sd.Active(unitName) {
+		t.Error("the service still runs")
+	}
+	equal(t, "listing after rollback", listing(t, f.root), before)
+}
+
+func TestFailedUpdateRestoresAndRestartsThePreviousVersion(t *testing.T) {
+	f := newFixture(t)
+	f.mustInstall(loadPlan(t, version{}))
+	installed := listing(t, f.root)
+	first := f.j.Live()
+	calls := len(f.sd.Calls)
+	f.sd.FailStarts = 1
+
+	_, err := f.install(loadPlan(t, version{app: appV2, unit: unitV2, conf: "port = 5002\n"}))
+	if !errors.As(err, new(*systemd.Failure)) {
+		t.Fatalf("install error %v does not wrap a *systemd.Failure", err)
+	}
+	equal(t, "listing after rollback", listing(t, f.root), installed)
+	// The new unit was loaded and restarted; the rollback put the old one
+	// back, reloaded once and restarted the service with its old files.
+	equal(t, "systemd calls", f.sd.CallsSince(calls), []string{
+		"reload", "reset-failed demo.service", "restart demo.service",
+		"reload", "reset-failed demo.service", "restart demo.service",
+	})
+	if !f.sd.Active(unitName) || !f.rep.noted("demo.service restarted with its previous files") {
+		t.Errorf("the previous version does not run again; notes %q", f.rep.Notes)
+	}
+	if f.sd.units[unitName].startedWith != fsutil.Sum([]byte(unitV1)) {
+		t.Error("the service was restarted with the new unit file")
+	}
+	live := f.j.Live()
+	equal(t, "live entries", len(live), len(first))
+	for i := range first {
+		if live[i].Seq != first[i].Seq {
+			t.Errorf("live entry %d is %d, want the first run's %d", i, live[i].Seq, first[i].Seq)
+		}
+	}
+}
+
+func TestFailedUserCreationRemovesTheGroup(t *testing.T) {
+	f := newFixture(t)
+	f.acc.AddUserErr = errors.New("useradd: cannot lock /etc/passwd")
+	before := listing(t, f.root)
+	_, err := f.install(loadPlan(t, version{}))
+	if err == nil || !strings.Contains(err.Error(), "cannot lock") {
+		t.Fatalf("install error %v", err)
+	}
+	equal(t, "accounts", f.acc.Calls, []string{"groupadd demo", "useradd demo", "groupdel demo"})
+	if _, ok := f.acc.Groups["demo"]; ok {
+		t.Error("group demo is left")
+	}
+	equal(t, "listing", listing(t, f.root), before)
+	if len(f.sd.Calls) != 0 {
+		t.Errorf("systemd was called: %q", f.sd.Calls)
+	}
+}
+
+// prepareUninstall installs the plan twice (the second time with a changed
+// app and config) on a host where the group exists already, python3 is
+// installed and the config is the admin's; then somebody puts a file in the
+// plan's data directory.
+func prepareUninstall(t *testing.T) (f *fixture, before []string) {
+	f = newFixture(t)
+	if err := f.acc.AddGroup(context.Background(), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	f.write("/etc/demo.conf", "# the admin's own config\n", 0o600, 1234, 1235)
+	before = listing(t, f.root)
+	f.acc.Calls = nil
+	f.mustInstall(loadPlan(t, version{}))
+	f.mustInstall(loadPlan(t, version{app: appV2, conf: "port = 5002\n"}))
+	if n := len(f.j.Live()); n != len(firstInstall)+3 {
+		t.Fatalf("%d live entries after two installs", n)
+	}
+	f.write("/opt/demo/data/extra.txt", "not the plan's\n", 0o644, 0, 0)
+	return f, before
+}
+
+func TestUninstall(t *testing.T) {
+	f, before := prepareUninstall(t)
+	calls := len(f.sd.Calls)
+	if err := f.uninstall(&engine.Undo{PurgePackages: true}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "systemd calls", f.sd.CallsSince(calls), []string{
+		"stop demo.service", "reset-failed demo.service", "disable demo.service", "reload",
+	})
+	if f.sd.Active(unitName) || f.sd.Enabled(unitName) || f.sd.Loaded(unitName) {
+		t.Error("the unit is left active, enabled or loaded")
+	}
+	// The user is deleted, the group that was there before is kept.
+	equal(t, "accounts", f.acc.Calls, []string{"useradd demo", "userdel demo"})
+	if _, ok := f.acc.Groups["demo"]; !ok {
+		t.Error("the group that existed before install was deleted")
+	}
+	// Only the package that was missing is removed.
+	equal(t, "packages", f.pkgs.Calls, []string{"apt install curl", "apt remove curl"})
+	equal(t, "packages left", f.pkgs.List(), []string{"python3"})
+
+	// The directory holding a file the plan did not put there is kept, and
+	// so is its parent; the rest is as it was before the first install.
+	want := append([]string(nil), before...)
+	for _, p := range []string{"/opt/demo", "/opt/demo/data", "/opt/demo/data/extra.txt"} {
+		for _, l := range listing(t, f.root) {
+			if strings.HasPrefix(l, p+" ") {
+				want = append(want, l)
+			}
+		}
+	}
+	sort.Strings(want)
+	equal(t, "listing after uninstall", listing(t, f.root), want)
+	if got := f.read("/opt/demo/data/extra.txt"); got != "not the plan's\n" {
+		t.Errorf("extra.txt holds %q", got)
+	}
+	for _, p := range []string{"/opt/demo/app.py", "/opt/demo/run.sh", unitPath} {
+		if f.stat(p) != "missing" {
+			t.Errorf("%s is left", p)
+		}
+	}
+	if got := f.read("/etc/demo.conf"); got != "# the admin's own config\n" {
+		t.Errorf("demo.conf holds %q", got)
+	}
+	if !f.rep.noted("kept /opt/demo/data: it holds files notifyctl did not put there") || !f.rep.noted("kept /opt/demo:") {
+		t.Errorf("no note about the kept directories: %q", f.rep.Notes)
+	}
+	if n := len(f.j.Live()); n != 0 {
+		t.Errorf("%d live entries after uninstall", n)
+	}
+}
+
+func TestUninstallKeepsPackagesAndAccountsThatWereThere(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.acc.AddGroup(ctx, "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.acc.AddUser(ctx, "demo", "demo", "/opt/demo", "/bin/sh", "the admin's"); err != nil {
+		t.Fatal(err)
+	}
+	before := listing(t, f.root)
+	res := f.mustInstall(loadPlan(t, version{}))
+	if res.Steps[1].Name != "user demo" || res.Steps[1].Changed {
+		t.Errorf("user step %+v: the user existed", res.Steps[1])
+	}
+	if err := f.uninstall(&engine.Undo{}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "accounts", f.acc.Calls, []string{"groupadd demo", "useradd demo"})
+	if u := f.acc.Users["demo"]; u.comment != "the admin's" {
+		t.Errorf("user demo = %+v", u)
+	}
+	equal(t, "packages", f.pkgs.Calls, []string{"apt install curl"})
+	equal(t, "packages left", f.pkgs.List(), []string{"curl", "python3"})
+	if !f.rep.noted("kept packages curl") {
+		t.Errorf("no note about kept packages: %q", f.rep.Notes)
+	}
+	equal(t, "listing after uninstall", listing(t, f.root), before)
+}
+
+func TestUninstallDryRun(t *testing.T) {
+	f, _ := prepareUninstall(t)
+	installed := listing(t, f.root)
+	calls, accCalls, pkgCalls := len(f.sd.Calls), len(f.acc.Calls), len(f.pkgs.Calls)
+	live := len(f.j.Live())
+
+	u := &engine.Undo{DryRun: true, PurgePackages: true}
+	if err := f.uninstall(u); err != nil {
+		t.Fatal(err)
+	}
+	var preview []string
+	for _, s := range u.Preview {
+		preview = append(preview, s.Name+" = "+s.Action)
+	}
+	equal(t, "preview", preview, []string{
+		"service demo.service = stop",
+		"autostart demo.service = disable",
+		"unit /etc/systemd/system/demo.service = remove",
+		"file /etc/demo.conf = restore",
+		"file /opt/demo/run.sh = remove",
+		"file /opt/demo/app.py = remove",
+		"directory /opt/demo/data = remove",
+		"directory /opt/demo = remove",
+		"user demo = delete",
+		"packages python3,curl = remove",
+		"systemd = daemon-reload",
+	})
+	for _, s := range u.Preview {
+		if s.Name == "file /etc/demo.conf" && (!strings.Contains(s.Diff, "-port = 5002") || !strings.Contains(s.Diff, "+# the admin's own config")) {
+			t.Errorf("restore diff:\n%s", s.Diff)
+		}
+		if s.Name == "packages python3,curl" && s.Detail != "curl" {
+			t.Errorf("packages to remove: %q", s.Detail)
+		}
+	}
+	equal(t, "listing", listing(t, f.root), installed)
+	if len(f.sd.Calls) != calls || len(f.acc.Calls) != accCalls || len(f.pkgs.Calls) != pkgCalls {
+		t.Error("a dry-run uninstall acted")
+	}
+	if n := len(f.j.Live()); n != live {
+		t.Errorf("a dry-run uninstall changed the journal: %d live entries, was %d", n, live)
+	}
+	if !f.sd.Active(unitName) {
+		t.Error("a dry-run uninstall stopped the service")
+	}
+}
+
+// undoRun undoes what run did, as a rollback does.
+func (f *fixture) undoRun(r *engine.Run) {
+	f.t.Helper()
+	if err := f.engine().Rollback(context.Background(), r.ID); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// applyJournaled applies c as the engine does: intent, apply, done.
+func (f *fixture) applyJournaled(r *engine.Run, s engine.Step, c engine.Change) {
+	f.t.Helper()
+	if c.Backup != nil {
+		f.t.Fatal("applyJournaled does not keep backups")
+	}
+	seq, err := f.j.Intent(r.ID, s.Kind(), s.Key(), c.Action, c.Before)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := s.Apply(context.Background(), r, c); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.j.Done(seq); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func TestStepContract(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		step func(h *steps.Host) engine.Step
+		pre  func(f *fixture) // what is there before
+	}{
+		{"new file", func(h *steps.Host) engine.Step {
+			return steps.NewFile(h, "/opt/f.txt", []byte("hello\n"), 0o640, "root", "root")
+		}, nil},
+		{"new empty file", func(h *steps.Host) engine.Step {
+			return steps.NewFile(h, "/opt/empty", nil, 0o600, "root", "root")
+		}, nil},
+		{"existing file", func(h *steps.Host) engine.Step {
+			return steps.NewFile(h, "/opt/f.txt", []byte("hello\n"), 0o640, "root", "root")
+		}, func(f *fixture) { f.write("/opt/f.txt", "old\x00binary\n", 0o4755, 77, 78) }},
+		{"file with another mode", func(h *steps.Host) engine.Step {
+			return steps.NewFile(h, "/opt/f.txt", []byte("hello\n"), 0o640, "root", "root")
+		}, func(f *fixture) { f.write("/opt/f.txt", "hello\n", 0o666, 0, 0) }},
+		{"new unit file", func(h *steps.Host) engine.Step {
+			return steps.NewUnitFile(h, unitPath, []byte(unitV1))
+		}, nil},
+		{"new directory", func(h *steps.Host) engine.Step {
+			return &steps.Directory{H: h, Path: "/opt/d", Mode: 0o750, Owner: "root", Group: "root"}
+		}, nil},
+		{"existing directory", func(h *steps.Host) engine.Step {
+			return &steps.Directory{H: h, Path: "/opt/d", Mode: 0o750, Owner: "root", Group: "root"}
+		}, func(f *fixture) {
+			if err := os.Mkdir(f.path("/opt/d"), 0o700); err != nil {
+				f.t.Fatal(err)
+			}
+			if err := os.Chmod(f.path("/opt/d"), 0o1777); err != nil {
+				f.t.Fatal(err)
+			}
+			if os.Geteuid() == 0 {
+				if err := os.Chown(f.path("/opt/d"), 77, 78); err != nil {
+					f.t.Fatal(err)
+				}
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			if c.pre != nil {
+				c.pre(f)
+			}
+			before := listing(t, f.root)
+			s := c.step(f.h)
+			r := engine.NewRun(false)
+
+			ch, err := s.Check(ctx, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantAction := "create"
+			if c.pre != nil {
+				wantAction = "update"
+			}
+			if ch.Action != wantAction {
+				t.Fatalf("first Check: %q (%s), want %s", ch.Action, ch.Detail, wantAction)
+			}
+			equal(t, "listing after Check", listing(t, f.root), before)
+
+			if ch.Backup != nil {
+				// Let the engine keep the backup and journal the change.
+				res, err := f.engine().Install(ctx, r, []engine.Step{s}, false)
+				if err != nil || res.Changed != 1 {
+					t.Fatalf("install: %v, %d changed", err, res.Changed)
+				}
+			} else {
+				f.applyJournaled(r, s, ch)
+			}
+			applied := listing(t, f.root)
+			if equal := reflect.DeepEqual(applied, before); equal {
+				t.Fatal("Apply changed nothing")
+			}
+			ch2, err := s.Check(ctx, r)
+			if err != nil || ch2.Changed() {
+				t.Fatalf("Check after Apply: %q (%s), %v; want no change", ch2.Action, ch2.Detail, err)
+			}
+			// Applying again leaves the same content, mode and owner.
+			if err := s.Apply(ctx, r, ch); err != nil {
+				t.Fatal(err)
+			}
+			equal(t, "listing after a second Apply", listing(t, f.root), applied)
+
+			f.undoRun(r)
+			equal(t, "listing after undo", listing(t, f.root), before)
+			ch3, err := s.Check(ctx, engine.NewRun(false))
+			if err != nil || ch3.Action != wantAction {
+				t.Errorf("Check after undo: %q, %v; want %s", ch3.Action, err, wantAction)
+			}
+			if len(f.j.Live()) != 0 {
+				t.Errorf("live entries after undo: %d", len(f.j.Live()))
+			}
+			// Undo is safe to run twice.
+			for _, e := range f.j.Entries() {
+				if err := steps.Undoers(f.h)[e.Step](ctx, &engine.Undo{Journal: f.j, Report: f.rep}, e); err != nil {
+					t.Errorf("second undo of %s: %v", e.Key, err)
+				}
+			}
+			equal(t, "listing after a second undo", listing(t, f.root), before)
+		})
+	}
+}
+
+func TestFileCheckNeedsItsParentAndOwner(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	r := engine.NewRun(false)
+	_, err := steps.NewFile(f.h, "/opt/nodir/f", []byte("x"), 0o644, "root", "root").Check(ctx, r)
+	if err == nil || !strings.Contains(err.Error(), "/opt/nodir does not exist") {
+		t.Errorf("Check of a file in a missing directory: %v", err)
+	}
+	_, err = steps.NewFile(f.h, "/opt/f", []byte("x"), 0o644, "nobody", "root").Check(ctx, r)
+	if err == nil || !strings.Contains(err.Error(), `owner "nobody" does not exist`) {
+		t.Errorf("Check of a file with a missing owner: %v", err)
+	}
+	_, err = (&steps.Directory{H: f.h, Path: "/opt/d", Mode: 0o755, Owner: "root", Group: "nogroup"}).Check(ctx, r)
+	if err == nil || !strings.Contains(err.Error(), `group "nogroup" does not exist`) {
+		t.Errorf("Check of a directory with a missing group: %v", err)
+	}
+	if err := os.Mkdir(f.path("/opt/d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = steps.NewFile(f.h, "/opt/d", []byte("x"), 0o644, "root", "root").Check(ctx, r)
+	if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Check of a file where a directory is: %v", err)
+	}
+	f.write("/opt/f", "x", 0o644, 0, 0)
+	_, err = (&steps.Directory{H: f.h, Path: "/opt/f", Mode: 0o755, Owner: "root", Group: "root"}).Check(ctx, r)
+	if err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("Check of a directory where a file is: %v", err)
+	}
+}
+
+func TestSymlinksAreNeverFollowed(t *testing.T) {
+	ctx := context.Background()
+	t.Run("at the destination", func(t *testing.T) {
+		f := newFixture(t)
+		outside := filepath.Join(filepath.Dir(f.root), "secret")
+		if err := os.WriteFile(outside, []byte("secret\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, f.path("/opt/f")); err != nil {
+			t.Fatal(err)
+		}
+		s := steps.NewFile(f.h, "/opt/f", []byte("evil\n"), 0o644, "root", "root")
+		r := engine.NewRun(false)
+		if _, err := s.Check(ctx, r); !errors.Is(err, fsutil.ErrSymlink) {
+			t.Errorf("Check: %v, want ErrSymlink", err)
+		}
+		if err := s.Apply(ctx, r, engine.Change{Action: "update"}); !errors.Is(err, fsutil.ErrSymlink) {
+			t.Errorf("Apply: %v, want ErrSymlink", err)
+		}
+		d := &steps.Directory{H: f.h, Path: "/opt/f", Mode: 0o755, Owner: "root", Group: "root"}
+		if _, err := d.Check(ctx, r); !errors.Is(err, fsutil.ErrSymlink) {
+			t.Errorf("Directory Check: %v, want ErrSymlink", err)
+		}
+		if err := d.Apply(ctx, r, engine.Change{Action: "update"}); !errors.Is(err, fsutil.ErrSymlink) {
+			t.Errorf("Directory Apply: %v, want ErrSymlink", err)
+		}
+		if b, _ := os.ReadFile(outside); string(b) != "secret\n" {
+			t.Errorf("the symlink's target was written: %q", b)
+		}
+		if !strings.HasPrefix(f.stat("/opt/f"), "link ") {
+			t.Errorf("the symlink was replaced: %s", f.stat("/opt/f"))
+		}
+		fi, _ := os.Stat(outside)
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("the target's mode changed to %v", fi.Mode().Perm())
+		}
+	})
+	t.Run("in a parent directory", func(t *testing.T) {
+		f := newFixture(t)
+		outside := filepath.Join(filepath.Dir(f.root), "elsewhere")
+		if err := os.Mkdir(outside, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, f.path("/opt/demo")); err != nil {
+			t.Fatal(err)
+		}
+		r := engine.NewRun(false)
+		s := steps.NewFile(f.h, "/opt/demo/app.py", []byte("evil\n"), 0o644, "root", "root")
+		if _, err := s.Check(ctx, r); !errors.Is(err, fsutil.ErrSymlink) {
+			t.Errorf("Check: %v, want ErrSymlink", err)
+		}
+		if err := s.Apply(ctx, r, engine.Change{Action: "create"}); !errors.Is(err, fsutil.ErrSymlink) {
+			t.Errorf("Apply: %v, want ErrSymlink", err)
+		}
+		d := &steps.Directory{H: f.h, Path: "/opt/demo/data", Mode: 0o755, Owner: "root", Group: "root"}
+		if _, err := d.Check(ctx, r); !errors.Is(err, fsutil.ErrSymlink) {
+			t.Errorf("Directory Check: %v, want ErrSymlink", err)
+		}
+		if err := d.Apply(ctx, r, engine.Change{Action: "create"}); !errors.Is(err, fsutil.ErrSymlink) {
+			t.Errorf("Directory Apply: %v, want ErrSymlink", err)
+		}
+		// The whole plan fails on it and writes nothing through it.
+		before := listing(t, f.root)
+		_, err := f.install(loadPlan(t, version{}))
+		if !errors.Is(err, fsutil.ErrSymlink) {
+			t.Errorf("install: %v, want ErrSymlink", err)
+		}
+		if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+			t.Errorf("install wrote through the symlink: %v", entries)
+		}
+		equal(t, "listing after the failed install", listing(t, f.root), before)
+		if _, ok := f.acc.Users["demo"]; ok {
+			t.Error("user demo is left after the failed install")
+		}
+	})
+}
+
+func TestEnableRefusesMaskedUnit(t *testing.T) {
+	f := newFixture(t)
+	m := &maskedSystemd{fakeSystemd: f.sd}
+	f.h.Systemd = m
+	_, err := (&steps.Enable{H: f.h, Unit: unitName}).Check(context.Background(), engine.NewRun(false))
+	if err == nil || !strings.Contains(err.Error(), "masked") {
+		t.Errorf("Check of a masked unit: %v", err)
+	}
+}
+
+// maskedSystemd reports every unit file as masked.
+type maskedSystemd struct{ *fakeSystemd }
+
+func (m *maskedSystemd) UnitFileState(ctx context.Context, unit string) (string, error) {
+	return "masked", nil
+}
+
+func TestDryRunOfANewUserAndGroup(t *testing.T) {
+	// The group is named apart from the user: files owned by the user and
+	// its group are planned although neither exists yet.
+	p := loadPlan(t, version{group: "demo-grp"})
+	f := newFixture(t)
+	e := &engine.Engine{Undoers: steps.Undoers(f.h), Report: f.rep}
+	res, err := e.Install(context.Background(), engine.NewRun(true), steps.ForPlan(f.h, p), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "actions", actions(res), firstInstall)
+	if d := res.Steps[1].Detail; !strings.Contains(d, "group demo-grp") || !strings.Contains(d, "system user demo") {
+		t.Errorf("user step detail %q", d)
+	}
+	if d := res.Steps[4].Detail; d != "0640 demo:demo-grp 12 bytes" {
+		t.Errorf("app.py detail %q", d)
+	}
+	g := newFixture(t)
+	g.mustInstall(p)
+	if got, want := g.stat("/opt/demo/app.py"), fmt.Sprintf("file 0640 %d:%d", g.acc.Users["demo"].uid, g.acc.Groups["demo-grp"]); got != want {
+		t.Errorf("app.py: %s, want %s", got, want)
+	}
+}
+
+func TestReloadWhenSystemdHasNotReadTheUnit(t *testing.T) {
+	// A run that died after writing the unit file left it on disk, unread.
+	f := newFixture(t)
+	f.write(unitPath, unitV1, 0o644, 0, 0)
+	res := f.mustInstall(loadPlan(t, version{}))
+	var changed []string
+	for _, s := range res.Steps {
+		if s.Changed {
+			changed = append(changed, s.Name+" = "+s.Action)
+		}
+	}
+	if strings.Contains(strings.Join(changed, ";"), "unit ") {
+		t.Errorf("the unit file was rewritten: %v", changed)
+	}
+	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reload", "reset-failed demo.service", "start demo.service"})
+	if res.Steps[9].Detail != "systemd has not read the unit file yet" {
+		t.Errorf("reload detail %q", res.Steps[9].Detail)
+	}
+}
+
+func TestUninstallPurgeSkipsPackagesRemovedMeanwhile(t *testing.T) {
+	f := newFixture(t)
+	f.pkgs.Installed = map[string]bool{}
+	f.mustInstall(loadPlan(t, version{}))
+	equal(t, "installed", f.pkgs.Calls, []string{"apt install python3 curl"})
+	delete(f.pkgs.Installed, "curl") // the admin removed it
+	if err := f.uninstall(&engine.Undo{PurgePackages: true}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "packages", f.pkgs.Calls, []string{"apt install python3 curl", "apt remove python3"})
+	equal(t, "packages left", f.pkgs.List(), []string(nil))
+}
+
+func TestPreflightRefusesAHostBeforeAnyChange(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	p := loadPlan(t, version{})
+	// On a fresh host every step can be applied: later steps count on what
+	// earlier ones create (the user, the directories).
+	if err := engine.Preflight(ctx, steps.ForPlan(f.h, p)); err != nil {
+		t.Fatalf("Preflight on a fresh host: %v", err)
+	}
+	outside := filepath.Join(filepath.Dir(f.root), "elsewhere")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(f.path("/opt/demo"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, f.path("/opt/demo/data")); err != nil {
+		t.Fatal(err)
+	}
+	before := listing(t, f.root)
+	err := engine.Preflight(ctx, steps.ForPlan(f.h, p))
+	var se *engine.StepError
+	if !errors.As(err, &se) || se.Step != "directory /opt/demo/data" || !errors.Is(err, fsutil.ErrSymlink) {
+		t.Errorf("Preflight with a symlink in the way: %v", err)
+	}
+	equal(t, "listing", listing(t, f.root), before)
+	if len(f.sd.Calls)+len(f.acc.Calls)+len(f.pkgs.Calls)+len(f.j.Entries()) != 0 || f.log.Len() != 0 {
+		t.Error("Preflight acted, journaled or reported")
+	}
+}
+
+func TestExistingUserWithANewGroup(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if err := f.acc.AddGroup(ctx, "users"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.acc.AddUser(ctx, "demo", "users", "/home/demo", "/bin/sh", "the admin's"); err != nil {
+		t.Fatal(err)
+	}
+	f.acc.Calls = nil
+	res := f.mustInstall(loadPlan(t, version{group: "demo-grp"}))
+	if s := res.Steps[1]; s.Action != "create" || s.Detail != "group demo-grp" {
+		t.Errorf("user step %+v", s)
+	}
+	equal(t, "accounts", f.acc.Calls, []string{"groupadd demo-grp"})
+	if err := f.uninstall(&engine.Undo{}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "accounts", f.acc.Calls, []string{"groupadd demo-grp", "groupdel demo-grp"})
+	if u, ok := f.acc.Users["demo"]; !ok || u.comment != "the admin's" {
+		t.Errorf("the admin's user was not kept: %+v", u)
+	}
+}
