@@ -22,7 +22,10 @@ suite=bookworm
 # What the shipped plans need is preinstalled so tests do not depend on the network
 # from inside a host (hosts get a private network with only a loopback).
 packages=systemd,systemd-sysv,dbus,passwd,python3,python3-flask,curl,gunicorn,python3-uvicorn,python3-fastapi,procps
-stamp=$(printf '%s %s %s\n' "$suite" "$packages" v1 | sha256sum | cut -c1-12)
+# Downloaded into the base's apt cache but not installed, for the tests that
+# install them offline (apt-get install --no-download).
+cached=postfix
+stamp=$(printf '%s %s %s %s\n' "$suite" "$packages" "$cached" v2 | sha256sum | cut -c1-12)
 base=$cache/base-$stamp
 
 die() { echo "testhost: $*" >&2; exit 1; }
@@ -57,8 +60,14 @@ cmd_base() {
 		rm -f "$base.tmp/etc/machine-id"
 		: >"$base.tmp/etc/machine-id"
 		rm -rf "$base.tmp/var/cache/apt/archives/"*.deb
+		chroot "$base.tmp" apt-get install -y -qq --download-only $cached >>"$cache/debootstrap.log" 2>&1 ||
+			{ tail -20 "$cache/debootstrap.log" >&2; die "downloading $cached failed (log: $cache/debootstrap.log)"; }
 		touch "$base.tmp/.complete"
 		mv "$base.tmp" "$base"
+		# Bases built for another package list are stale; drop those no host uses.
+		for old in "$cache"/base-*; do
+			[ "$old" = "$base" ] || grep -qF "lowerdir=$old," /proc/mounts || rm -rf "$old"
+		done
 	fi
 	echo "$base"
 }

@@ -44,7 +44,7 @@ func (r *reporter) Step(name string, c engine.Change, applied bool, err error) {
 	case err != nil:
 		r.log.Error("failed   "+name, "err", firstLine(err))
 	case !c.Changed():
-		r.log.Info("ok       " + name)
+		r.log.Info("ok       "+name, kv...)
 	case applied:
 		r.log.Info(fmt.Sprintf("%-8s %s", past[c.Action], name), kv...)
 	default:

@@ -53,6 +53,7 @@ func newHost(m systemd.Manager) *steps.Host {
 		Packages: system.Apt{},
 		Logs:     systemd.Logs,
 		Probe:    probeHTTP,
+		Mailer:   system.Mailer{},
 	}
 }
 
@@ -90,6 +91,13 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	}
 	if o.timeout > 0 {
 		p.Readiness.Timeout = plan.Duration(o.timeout)
+	}
+	if p.UsesSelf() {
+		self, err := selfBinary()
+		if err != nil {
+			return failed(err)
+		}
+		p.SetSelf(self)
 	}
 	rep := newReporter(o)
 	verb := "install"
@@ -248,3 +256,17 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 
 // silentErr marks an error the reporter has already shown in full.
 func silentErr(err error) error { return fmt.Errorf("%w%w", silent, err) }
+
+// selfBinary is the content of the running notifyctl, which a plan may
+// install as its service's readiness wrapper.
+func selfBinary() ([]byte, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the notifyctl binary: %w", err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		return nil, fmt.Errorf("read the notifyctl binary: %w", err)
+	}
+	return b, nil
+}

@@ -37,6 +37,7 @@ type Plan struct {
 	Files       []File      `yaml:"files"`
 	Unit        Unit        `yaml:"unit"`
 	Readiness   Readiness   `yaml:"readiness"`
+	OnReady     OnReady     `yaml:"on_ready"`
 
 	// Origin says where the plan came from: "embedded:NAME" or a path.
 	Origin string `yaml:"-"`
@@ -70,8 +71,33 @@ type File struct {
 	Owner  string `yaml:"owner"`
 	Group  string `yaml:"group"`
 
-	// Content is the source file's content, read at load time.
+	// Content is the source file's content, read at load time; for
+	// SelfSource, filled in by whoever runs the plan (see Plan.SetSelf).
 	Content []byte `yaml:"-"`
+}
+
+// SelfSource as a file's source stands for the notifyctl binary itself, so
+// that a plan can install `notifyctl run` as its service's readiness wrapper
+// in a place the plan owns.
+const SelfSource = "@notifyctl"
+
+// UsesSelf says whether a file of the plan is the notifyctl binary.
+func (p *Plan) UsesSelf() bool {
+	for _, f := range p.Files {
+		if f.Source == SelfSource {
+			return true
+		}
+	}
+	return false
+}
+
+// SetSelf gives the content of the notifyctl binary to the files that install it.
+func (p *Plan) SetSelf(content []byte) {
+	for i := range p.Files {
+		if p.Files[i].Source == SelfSource {
+			p.Files[i].Content = content
+		}
+	}
 }
 
 // Unit is the systemd unit the plan installs.
@@ -96,6 +122,20 @@ type Readiness struct {
 	Timeout Duration `yaml:"timeout"`
 	// HTTP, when set, is fetched once the unit is active; any 2xx answer means ready.
 	HTTP string `yaml:"http"`
+}
+
+// OnReady is what install does once the service is ready, when this run
+// started or restarted it.
+type OnReady struct {
+	Mail *Mail `yaml:"mail"`
+}
+
+// Mail is a local confirmation mail, sent with /usr/sbin/sendmail when the
+// host has one.
+type Mail struct {
+	To      string `yaml:"to"`
+	Subject string `yaml:"subject"`
+	Body    string `yaml:"body"`
 }
 
 // DefaultTimeout is used when a plan sets no readiness timeout.
@@ -364,14 +404,16 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 	for i := range p.Files {
 		f := &p.Files[i]
 		field := fmt.Sprintf("files[%d]", i)
-		if err := checkSource(f.Source, file); err != nil {
-			return fail(field+".source", "%v", err)
+		if f.Source != SelfSource {
+			if err := checkSource(f.Source, file); err != nil {
+				return fail(field+".source", "%v", err)
+			}
+			content, err := readSource(fsys, f.Source)
+			if err != nil {
+				return fail(field+".source", "%v", err)
+			}
+			f.Content = content
 		}
-		content, err := readSource(fsys, f.Source)
-		if err != nil {
-			return fail(field+".source", "%v", err)
-		}
-		f.Content = content
 		if err := checkDest(f.Dest); err != nil {
 			return fail(field+".dest", "%v", err)
 		}
@@ -387,6 +429,7 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 		if err := checkMode(f.Mode); err != nil {
 			return fail(field+".mode", "%v", err)
 		}
+		var err error
 		if f.Owner, f.Group, err = owners(field, f.Owner, f.Group); err != nil {
 			return err
 		}
@@ -429,8 +472,27 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 			return fail("readiness.http", "%q is not an http:// or https:// URL", h)
 		}
 	}
+	if m := p.OnReady.Mail; m != nil {
+		if m.To == "" {
+			m.To = "root"
+		}
+		if !mailRE.MatchString(m.To) {
+			return fail("on_ready.mail.to", "%q is not a local user or mail address", m.To)
+		}
+		if m.Subject == "" {
+			m.Subject = p.Name + " ready"
+		}
+		if hasControl(m.Subject) {
+			return fail("on_ready.mail.subject", "must be one line without control characters")
+		}
+		if strings.ContainsRune(m.Body, 0) {
+			return fail("on_ready.mail.body", "must be text")
+		}
+	}
 	return nil
 }
+
+var mailRE = regexp.MustCompile(`^[a-zA-Z0-9._+-]+(@[a-zA-Z0-9.-]+)?$`)
 
 func hasControl(s string) bool {
 	for _, r := range s {

@@ -22,6 +22,14 @@ type Host struct {
 	Logs func(ctx context.Context, invocationID string, n int) []string
 	// Probe checks that the service answers (an HTTP URL), once.
 	Probe func(ctx context.Context, url string) error
+	// Mailer sends the confirmation mail; nil when there is none.
+	Mailer Mailer
+}
+
+// Mailer hands mail to the host's mail system.
+type Mailer interface {
+	CanMail() bool
+	Mail(ctx context.Context, to, subject, body string) error
 }
 
 // path maps a host path below Root.

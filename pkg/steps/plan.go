@@ -8,7 +8,8 @@ import (
 )
 
 // ForPlan returns a plan's steps in the order they run: packages, group and
-// user, directories, files, unit file, enable, one daemon-reload, start.
+// user, directories, files, unit file, enable, one daemon-reload, start,
+// then what to do once ready.
 func ForPlan(h *Host, p *plan.Plan) []engine.Step {
 	var s []engine.Step
 	if len(p.Packages) > 0 {
@@ -31,5 +32,8 @@ func ForPlan(h *Host, p *plan.Plan) []engine.Step {
 		&Reload{H: h, Unit: p.Unit.Name},
 		&Start{H: h, Unit: p.Unit.Name, Timeout: time.Duration(p.Readiness.Timeout), HTTP: p.Readiness.HTTP},
 	)
+	if m := p.OnReady.Mail; m != nil {
+		s = append(s, &Mail{H: h, To: m.To, Subject: m.Subject, Body: m.Body})
+	}
 	return s
 }

@@ -293,6 +293,7 @@ func Undoers(h *Host) map[string]engine.UndoFunc {
 		"enable":          undoEnable(h),
 		"reload":          undoReload(h),
 		"start":           undoStart(h),
+		"mail":            undoMail,
 		engine.FinishKind: finish(h),
 	}
 }
