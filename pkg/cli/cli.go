@@ -106,7 +106,7 @@ path of a plan directory or plan file.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usage(err) })
-	root.AddCommand(installCmd(o), uninstallCmd(o), planCmd(o), plansCmd(o))
+	root.AddCommand(installCmd(o), uninstallCmd(o), planCmd(o), plansCmd(o), runCmd(o))
 	return root
 }
 

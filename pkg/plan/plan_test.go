@@ -28,7 +28,7 @@ func TestEmbeddedPlanLoads(t *testing.T) {
 	if p.User == nil || *p.User != (plan.User{Name: "notifydemo", Group: "notifydemo", Home: "/opt/notifydemo", Shell: "/usr/sbin/nologin"}) {
 		t.Errorf("user %+v", p.User)
 	}
-	if len(p.Directories) != 1 || p.Directories[0] != (plan.Directory{Path: "/opt/notifydemo", Mode: 0o755, Owner: "notifydemo", Group: "notifydemo"}) {
+	if len(p.Directories) != 1 || p.Directories[0] != (plan.Directory{Path: "/opt/notifydemo", Mode: 0o755, Owner: "root", Group: "root"}) {
 		t.Errorf("directories %+v", p.Directories)
 	}
 	if len(p.Files) != 2 {
@@ -37,10 +37,16 @@ func TestEmbeddedPlanLoads(t *testing.T) {
 	for i, want := range []struct {
 		source, dest string
 		mode         plan.Mode
-	}{{"app.py", "/opt/notifydemo/app.py", 0o644}, {"run.sh", "/opt/notifydemo/run.sh", 0o755}} {
+	}{{"app.py", "/opt/notifydemo/app.py", 0o644}, {plan.SelfSource, "/opt/notifydemo/notifyctl", 0o755}} {
 		f := p.Files[i]
-		if f.Source != want.source || f.Dest != want.dest || f.Mode != want.mode || f.Owner != "notifydemo" || f.Group != "notifydemo" {
+		if f.Source != want.source || f.Dest != want.dest || f.Mode != want.mode || f.Owner != "root" || f.Group != "root" {
 			t.Errorf("files[%d] = %+v", i, f)
+		}
+		if want.source == plan.SelfSource {
+			if f.Content != nil || !p.UsesSelf() {
+				t.Errorf("files[%d]: the notifyctl binary is read by whoever runs the plan, not at load", i)
+			}
+			continue
 		}
 		content, err := fs.ReadFile(plans.FS, "notifydemo/"+want.source)
 		if err != nil {
@@ -49,6 +55,13 @@ func TestEmbeddedPlanLoads(t *testing.T) {
 		if string(f.Content) != string(content) || len(content) == 0 {
 			t.Errorf("files[%d] content differs from the embedded %s", i, want.source)
 		}
+	}
+	p.SetSelf([]byte("binary"))
+	if string(p.Files[1].Content) != "binary" || string(p.Files[0].Content) == "binary" {
+		t.Errorf("SetSelf filled the wrong files")
+	}
+	if m := p.OnReady.Mail; m == nil || m.To != "root" || m.Subject != "notifydemo ready" || m.Body != "notifydemo ready on :5001" {
+		t.Errorf("on_ready.mail %+v", m)
 	}
 	unit, _ := fs.ReadFile(plans.FS, "notifydemo/notifydemo.service")
 	if p.Unit.Name != "notifydemo.service" || !p.Unit.Enabled() || string(p.UnitContent) != string(unit) {
@@ -60,7 +73,7 @@ func TestEmbeddedPlanLoads(t *testing.T) {
 	if time.Duration(p.Readiness.Timeout) != 30*time.Second || p.Readiness.HTTP != "http://127.0.0.1:5001/health" {
 		t.Errorf("readiness %+v", p.Readiness)
 	}
-	want := []string{"/etc/systemd/system/notifydemo.service", "/opt/notifydemo", "/opt/notifydemo/app.py", "/opt/notifydemo/run.sh"}
+	want := []string{"/etc/systemd/system/notifydemo.service", "/opt/notifydemo", "/opt/notifydemo/app.py", "/opt/notifydemo/notifyctl"}
 	if got := p.Owned(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("Owned() = %v, want %v", got, want)
 	}

@@ -12,7 +12,9 @@
 //
 // Units running the wrapper want KillMode=mixed: with the default
 // control-group, systemd signals the program as well as the wrapper, and the
-// program receives every stop signal twice.
+// program receives every stop signal twice. A program killed by the
+// forwarded SIGTERM makes the wrapper exit 143, which systemd counts as a
+// failure unless the unit says SuccessExitStatus=143.
 package runner
 
 import (
@@ -42,7 +44,7 @@ type Config struct {
 	Command []string
 
 	// HTTP is a URL that answers GET with a 2xx status once the program is
-	// ready. Redirects are not followed.
+	// ready. Redirects are not followed; https certificates are verified.
 	HTTP string
 	// TCP is a host:port that accepts connections once the program is
 	// ready. This only shows that the socket listens: the kernel completes
@@ -56,7 +58,8 @@ type Config struct {
 	ProbeTimeout time.Duration
 	// FirstInterval is the pause after the first failed probe (default
 	// 5ms); each further pause doubles, up to MaxInterval (default 250ms).
-	// READY=1 follows the first answer of the program within one pause.
+	// READY=1 follows the program's first possible answer by up to one
+	// pause, so MaxInterval bounds that delay for a program slow to start.
 	FirstInterval, MaxInterval time.Duration
 
 	// Status is the STATUS= text sent with READY=1; default "ready". It
@@ -158,7 +161,8 @@ const extendBy = 2 * time.Second
 // exitCode is what the wrapper should exit with: the program's exit code,
 // or 128+N if signal N killed it. A program that exits before it is ready
 // has failed: Run then logs it and returns at once, with 1 in place of 0.
-// err is non-nil only if the program could not be started; exitCode is then 1.
+// err is non-nil only if the program was not started (invalid cfg, invalid
+// WATCHDOG_USEC, command not found...); exitCode is then 1.
 func Run(ctx context.Context, cfg Config) (exitCode int, err error) {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -235,7 +239,7 @@ func run(ctx context.Context, cfg Config, sigs <-chan os.Signal) (int, error) {
 	for {
 		select {
 		case <-exited:
-			code := exitCode(cmd.ProcessState)
+			code := exitStatus(cmd.ProcessState)
 			if !isReady && !isStopping {
 				logf("%s exited with status %d before it was ready", cfg.Command[0], code)
 				code = max(code, 1) // even if it exited 0
@@ -298,9 +302,9 @@ func childEnv(keepNotifySocket bool) []string {
 	})
 }
 
-// exitCode is the status a shell would report: the exit code, or 128+N if
+// exitStatus is the status a shell would report: the exit code, or 128+N if
 // signal N killed the process.
-func exitCode(ps *os.ProcessState) int {
+func exitStatus(ps *os.ProcessState) int {
 	if ws := ps.Sys().(syscall.WaitStatus); ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}

@@ -403,24 +403,29 @@ func TestEmbeddedPlanInstalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.pkgs.Installed["python3-flask"] = true
+	p.SetSelf([]byte("#!notifyctl\n"))
 	res := f.mustInstall(p)
 	equal(t, "actions", actions(res), []string{
 		"packages python3,python3-flask,curl = install",
 		"user notifydemo = create",
 		"directory /opt/notifydemo = create",
 		"file /opt/notifydemo/app.py = create",
-		"file /opt/notifydemo/run.sh = create",
+		"file /opt/notifydemo/notifyctl = create",
 		"unit /etc/systemd/system/notifydemo.service = create",
 		"autostart notifydemo.service = enable",
 		"systemd = daemon-reload",
 		"service notifydemo.service = start",
+		"mail root = none", // the fixture has no mailer
 	})
 	equal(t, "packages installed", f.pkgs.Calls, []string{"apt install curl"})
 	if got := f.read("/etc/systemd/system/notifydemo.service"); got != string(p.UnitContent) {
 		t.Errorf("unit file holds %q", got)
 	}
-	if got, want := f.stat("/opt/notifydemo/run.sh"), "file 0755 "+f.owner("notifydemo"); got != want {
-		t.Errorf("run.sh: %s, want %s", got, want)
+	if got, want := f.stat("/opt/notifydemo/notifyctl"), "file 0755 "+f.owner("root"); got != want {
+		t.Errorf("notifyctl: %s, want %s", got, want)
+	}
+	if got := f.read("/opt/notifydemo/notifyctl"); got != "#!notifyctl\n" {
+		t.Errorf("the wrapper holds %q, not the notifyctl binary", got)
 	}
 	res = f.mustInstall(p)
 	if res.Changed != 0 {

@@ -288,7 +288,7 @@ func TestUninstallKeepsWhatWasThere(t *testing.T) {
 	if !first.OK {
 		t.Fatalf("install: %+v", first)
 	}
-	if got := h.MustRun("stat", "-c", "%a %U:%G", "/opt/notifydemo"); got != "755 notifydemo:notifydemo\n" {
+	if got := h.MustRun("stat", "-c", "%a %U:%G", "/opt/notifydemo"); got != "755 root:root\n" {
 		t.Errorf("/opt/notifydemo is %q after install", got)
 	}
 	h.notifyctlJSON(0, "uninstall")
