@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,6 +48,13 @@ Plans install notifyctl itself next to the service (a file whose source is
 			if err != nil {
 				return &ExitError{Code: code, Err: err}
 			}
+			if sig := syscall.Signal(code - 128); code > 128 && stopSignal(sig) {
+				// The program ended on the signal that stops it: end the same
+				// way, which systemd counts as a clean stop (an exit status of
+				// 143 would leave the unit failed).
+				signal.Reset(sig)
+				_ = syscall.Kill(os.Getpid(), sig)
+			}
 			if code != 0 {
 				return &ExitError{Code: code, Err: silent}
 			}
@@ -60,4 +70,10 @@ Plans install notifyctl itself next to the service (a file whose source is
 	f.DurationVar(&cfg.ExtendTimeout, "extend-timeout", 0, "keep extending the unit's start timeout for this long while CMD starts")
 	f.BoolVar(&cfg.KeepNotifySocket, "keep-notify-socket", false, "pass NOTIFY_SOCKET on to CMD")
 	return c
+}
+
+// stopSignal says whether sig is one systemd counts as a clean end of a
+// service's main process.
+func stopSignal(sig syscall.Signal) bool {
+	return sig == syscall.SIGTERM || sig == syscall.SIGINT || sig == syscall.SIGHUP || sig == syscall.SIGPIPE
 }
