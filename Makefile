@@ -11,7 +11,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X github.com/notifyctl/notifyctl/pkg/cli.Version=$(VERSION) -X github.com/notifyctl/notifyctl/pkg/cli.Commit=$(COMMIT)
 BIN      := bin/notifyctl
 
-.PHONY: build test unit e2e lint demo clean
+.PHONY: build test unit e2e lint demo bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/notifyctl
@@ -35,3 +35,7 @@ demo: build
 
 clean:
 	rm -rf bin e2e.log
+
+# Medians measured on throwaway systemd hosts, next to the seeds' own approach (root).
+bench: build
+	NOTIFYCTL_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/e2e/

@@ -61,12 +61,12 @@ var upMu sync.Mutex
 type Host struct {
 	Dir    string // the host's directory: root (merged view), upper, work, lower, leader, console.log
 	Leader int    // PID, outside, of the host's PID 1
-	t      *testing.T
+	t      testing.TB
 }
 
 // NewHost boots a host with the notifyctl binary under test (see binPath) bound
 // read-only at /usr/local/bin/notifyctl, and registers its teardown.
-func NewHost(t *testing.T) *Host {
+func NewHost(t testing.TB) *Host {
 	t.Helper()
 	return NewHostWithBin(t, binPath(t))
 }
@@ -75,7 +75,7 @@ func NewHost(t *testing.T) *Host {
 // /usr/local/bin/notifyctl; bin "" binds nothing. The host is killed and
 // removed when the test ends; if the test failed, the tail of the host's journal
 // is logged first.
-func NewHostWithBin(t *testing.T, bin string) *Host {
+func NewHostWithBin(t testing.TB, bin string) *Host {
 	t.Helper()
 	checkPrerequisites(t)
 	script := testhostScript(t)
@@ -408,7 +408,7 @@ func (h *Host) Prop(unit, prop string) string {
 
 // checkPrerequisites fails the test, with what is missing, unless this machine
 // can boot test hosts. It never skips: a skipped e2e test is a failure too.
-func checkPrerequisites(t *testing.T) {
+func checkPrerequisites(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatalf("e2e: the end-to-end tests boot systemd hosts with systemd-nspawn and must run as root (euid is %d)", os.Geteuid())
@@ -440,7 +440,7 @@ var repoRoot = sync.OnceValues(func() (string, error) {
 })
 
 // testhostScript is the path of scripts/testhost.sh.
-func testhostScript(t *testing.T) string {
+func testhostScript(t testing.TB) string {
 	t.Helper()
 	root, err := repoRoot()
 	if err != nil {
@@ -464,7 +464,7 @@ var built struct {
 // binPath is the notifyctl binary under test: $NOTIFYCTL_BIN if set (a relative
 // path is taken from the repository root), else ./cmd/notifyctl built once per
 // test process with CGO_ENABLED=0 (a static binary runs in any host).
-func binPath(t *testing.T) string {
+func binPath(t testing.TB) string {
 	t.Helper()
 	root, err := repoRoot()
 	if err != nil {

@@ -1,0 +1,127 @@
+//go:build e2e
+
+package e2e
+
+// Benchmarks on a real systemd test host, run by `make bench`. Each prints the
+// median of several runs next to the first seed's own approach measured in the
+// same run, on the same host kind. They are measurements, not pass/fail tests.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const benchRuns = 7
+
+// copyTestdata copies testdata/NAME into the host at dir.
+func (h *Host) copyTestdata(name, dir string) {
+	h.t.Helper()
+	src := filepath.Join("testdata", name)
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(e.Name(), ".sh") {
+			mode = 0o755
+		}
+		h.WriteFile(filepath.Join(dir, e.Name()), data, mode)
+	}
+}
+
+// timed runs a shell command inside the host and returns its wall time as
+// measured there (bash's own clock, without the cost of entering the host).
+func (h *Host) timed(command string) time.Duration {
+	h.t.Helper()
+	_, stderr, code := h.Run("bash", "-c", "TIMEFORMAT=%R; time { "+command+" >/dev/null 2>&1; }")
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	secs, err := strconv.ParseFloat(lines[len(lines)-1], 64)
+	if code != 0 || err != nil {
+		h.t.Fatalf("%s: exit %d, %s", command, code, stderr)
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// restarts restarts unit n times and returns systemd's start-to-active times.
+func (h *Host) restarts(unit string, n int) []time.Duration {
+	var out []time.Duration
+	for i := 0; i < n; i++ {
+		h.MustRun("systemctl", "reset-failed", unit) // the start rate limit counts restarts
+		h.MustRun("systemctl", "restart", unit)
+		out = append(out, h.startToActive(unit))
+	}
+	return out
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkReadiness: how long after the app can first answer does systemd
+// call the unit active, with notifyctl run and with the seed's shell wrapper.
+func BenchmarkReadiness(b *testing.B) {
+	h := NewHost(b)
+	h.copyTestdata("seedwrapper", "/root/seed")
+	var app []time.Duration
+	for i := 0; i < benchRuns; i++ {
+		out := strings.TrimSpace(h.MustRun("python3", "/root/seed/apptime.py", "/root/seed/app.py"))
+		v, err := strconv.ParseFloat(out, 64)
+		if err != nil {
+			b.Fatal(out)
+		}
+		app = append(app, time.Duration(v*float64(time.Millisecond)))
+	}
+	h.notifyctlJSON(0, "install")
+	ours := h.restarts("notifydemo.service", benchRuns)
+	h.notifyctlJSON(0, "uninstall")
+	h.notifyctlJSON(0, "install", "/root/seed")
+	seed := h.restarts("notifydemo.service", benchRuns)
+
+	appMs := median(app)
+	fmt.Printf("\nreadiness, medians of %d restarts on a test host\n", benchRuns)
+	fmt.Printf("  %-34s %8s %12s\n", "", "active", "lag")
+	fmt.Printf("  %-34s %6.0f ms %12s\n", "app alone: first healthy answer", ms(appMs), "")
+	fmt.Printf("  %-34s %6.0f ms %9.0f ms\n", "notifyctl run (NotifyAccess=main)", ms(median(ours)), ms(median(ours)-appMs))
+	fmt.Printf("  %-34s %6.0f ms %9.0f ms\n\n", "seed's run.sh (NotifyAccess=all)", ms(median(seed)), ms(median(seed)-appMs))
+	b.ReportMetric(ms(median(ours)-appMs), "ms-lag-notifyctl")
+	b.ReportMetric(ms(median(seed)-appMs), "ms-lag-seed")
+}
+
+// BenchmarkCommands: whole commands on a fresh host, notifyctl against the
+// seed's shell steps.
+func BenchmarkCommands(b *testing.B) {
+	h := NewHost(b)
+	h.copyTestdata("seedwrapper", "/root/seed")
+	var install, rerun, uninstall, seedInstall, seedUninstall []time.Duration
+	for i := 0; i < benchRuns; i++ {
+		install = append(install, h.timed("notifyctl install"))
+		rerun = append(rerun, h.timed("notifyctl install"))
+		uninstall = append(uninstall, h.timed("notifyctl uninstall"))
+	}
+	for i := 0; i < benchRuns; i++ {
+		seedInstall = append(seedInstall, h.timed("/root/seed/seed-install.sh"))
+		seedUninstall = append(seedUninstall, h.timed("/root/seed/seed-uninstall.sh"))
+	}
+	fmt.Printf("\nnotifydemo on a test host, medians of %d runs\n", benchRuns)
+	fmt.Printf("  %-22s %10s %10s %10s\n", "", "install", "rerun", "uninstall")
+	fmt.Printf("  %-22s %7.0f ms %7.0f ms %7.0f ms\n", "notifyctl", ms(median(install)), ms(median(rerun)), ms(median(uninstall)))
+	fmt.Printf("  %-22s %7.0f ms %10s %7.0f ms\n\n", "seed's shell steps", ms(median(seedInstall)), "fails", ms(median(seedUninstall)))
+	b.ReportMetric(ms(median(install)), "ms-install")
+	b.ReportMetric(ms(median(rerun)), "ms-rerun")
+	b.ReportMetric(ms(median(uninstall)), "ms-uninstall")
+}
