@@ -11,6 +11,7 @@ import (
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
 	"github.com/notifyctl/notifyctl/pkg/journal"
+	"github.com/notifyctl/notifyctl/pkg/lint"
 	"github.com/notifyctl/notifyctl/pkg/plan"
 	"github.com/notifyctl/notifyctl/pkg/steps"
 	"github.com/notifyctl/notifyctl/pkg/system"
@@ -20,12 +21,13 @@ import (
 
 // output is the JSON object --json prints.
 type output struct {
-	Plan    string              `json:"plan"`
-	OK      bool                `json:"ok"`
-	DryRun  bool                `json:"dry_run,omitempty"`
-	Changed int                 `json:"changed"`
-	Steps   []engine.StepResult `json:"steps"`
-	Error   string              `json:"error,omitempty"`
+	Plan     string              `json:"plan"`
+	OK       bool                `json:"ok"`
+	DryRun   bool                `json:"dry_run,omitempty"`
+	Changed  int                 `json:"changed"`
+	Steps    []engine.StepResult `json:"steps"`
+	Warnings []string            `json:"warnings,omitempty"`
+	Error    string              `json:"error,omitempty"`
 }
 
 func needRoot(what string) error {
@@ -105,6 +107,10 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 		verb = "plan"
 	}
 	rep.log.Info(fmt.Sprintf("%s %s", verb, p.Name), "from", p.Origin)
+	warnings := lint.Readiness(p)
+	for _, w := range warnings {
+		rep.log.Warn(w)
+	}
 
 	conn, err := connect(ctx)
 	if err != nil {
@@ -131,7 +137,7 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	}
 	run := engine.NewRun(o.dryRun)
 	res, err := eng.Install(ctx, run, planned, o.keep)
-	out := output{Plan: p.Name, OK: err == nil, DryRun: o.dryRun, Changed: res.Changed, Steps: res.Steps}
+	out := output{Plan: p.Name, OK: err == nil, DryRun: o.dryRun, Changed: res.Changed, Steps: res.Steps, Warnings: warnings}
 	if err != nil {
 		out.Error = err.Error()
 		rep.failure(err)

@@ -173,3 +173,17 @@ func TestConfirmationMailSkippedWithoutSendmail(t *testing.T) {
 		t.Fatalf("install without sendmail: exit %d\n%s", code, stderr)
 	}
 }
+
+// The preview warns about the seed's readiness set-up, and not about ours.
+func TestPlanWarnsAboutFragileReadiness(t *testing.T) {
+	h := NewHost(t)
+	h.copyTestdata("seedwrapper", "/root/seed")
+	_, stderr, code := h.Notifyctl("plan", "/root/seed")
+	if code != 0 || !strings.Contains(stderr, "WARN") || !strings.Contains(stderr, "runs systemd-notify as a child") {
+		t.Errorf("plan of the seed's set-up: exit %d, no warning about its systemd-notify child:\n%s", code, stderr)
+	}
+	_, stderr, _ = h.Notifyctl("plan")
+	if strings.Contains(stderr, "WARN") {
+		t.Errorf("plan of notifydemo warns:\n%s", stderr)
+	}
+}
