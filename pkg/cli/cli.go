@@ -80,6 +80,9 @@ type options struct {
 	keep           bool
 	timeout        time.Duration
 	purgePackages  bool
+	purge          bool
+	force          bool
+	lockTimeout    time.Duration
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
@@ -154,6 +157,7 @@ and the service's last log lines.
 	f.BoolVar(&o.keep, "keep", false, "on failure, leave this run's changes in place for debugging")
 	f.DurationVar(&o.timeout, "timeout", 0, "how long to wait for the service to be ready (default: the plan's readiness.timeout)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object on stdout; logs go to stderr")
+	f.DurationVar(&o.lockTimeout, "lock-timeout", time.Minute, "how long to wait while another notifyctl run changes this host")
 	return c
 }
 
@@ -185,7 +189,9 @@ unit and reload systemd, restore or remove the files, remove the directories
 install created (if nothing else was put in them), delete the user and group
 if install created them. What existed before install is left or restored.
 
-Packages stay unless --purge-packages, and then only those install added.
+A file changed since install (an administrator's edit) is kept, like a
+modified configuration file, and so is the service's data; --purge removes
+them. Packages stay unless --purge-packages, and then only those install added.
 Uninstalling a plan that is not installed says so and succeeds. PLAN may be
 the name of an installed plan even if its plan file is gone.
 
@@ -198,7 +204,10 @@ the name of an installed plan even if its plan file is gone.
 	f := c.Flags()
 	f.BoolVar(&o.dryRun, "dry-run", false, "show what would be removed or restored, and change nothing")
 	f.BoolVar(&o.purgePackages, "purge-packages", false, "also remove the packages install added")
+	f.BoolVar(&o.purge, "purge", false, "also remove files changed since install, and the service's data")
+	f.BoolVar(&o.force, "force", false, "undo what can safely be undone from a journal that fails validation, and list the rest")
 	f.BoolVar(&o.json, "json", false, "print one JSON object on stdout; logs go to stderr")
+	f.DurationVar(&o.lockTimeout, "lock-timeout", time.Minute, "how long to wait while another notifyctl run changes this host")
 	return c
 }
 

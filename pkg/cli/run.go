@@ -12,6 +12,7 @@ import (
 	"github.com/notifyctl/notifyctl/pkg/engine"
 	"github.com/notifyctl/notifyctl/pkg/journal"
 	"github.com/notifyctl/notifyctl/pkg/lint"
+	"github.com/notifyctl/notifyctl/pkg/lock"
 	"github.com/notifyctl/notifyctl/pkg/plan"
 	"github.com/notifyctl/notifyctl/pkg/steps"
 	"github.com/notifyctl/notifyctl/pkg/system"
@@ -121,6 +122,11 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	eng := &engine.Engine{Undoers: steps.Undoers(h), Report: rep}
 	planned := steps.ForPlan(h, p)
 	if !o.dryRun {
+		l, err := acquire(ctx, o, rep, "install "+p.Name)
+		if err != nil {
+			return err
+		}
+		defer l.Release()
 		if err := engine.Preflight(ctx, planned); err != nil {
 			err = fmt.Errorf("%s: %w; nothing was changed", p.Source, err)
 			if o.json {
@@ -191,15 +197,22 @@ func planName(arg string) (string, error) {
 }
 
 func runUninstall(ctx context.Context, o *options, arg string) error {
+	if err := needRoot("uninstall"); err != nil {
+		return err
+	}
 	name, err := planName(arg)
 	if err != nil {
 		return usage(err)
 	}
-	if err := needRoot("uninstall"); err != nil {
-		return err
-	}
 	rep := newReporter(o)
 	out := output{Plan: name, DryRun: o.dryRun, Steps: []engine.StepResult{}}
+	if !o.dryRun {
+		l, err := acquire(ctx, o, rep, "uninstall "+name)
+		if err != nil {
+			return err
+		}
+		defer l.Release()
+	}
 	ok, err := journal.Exists(name)
 	if err != nil {
 		return failed(err)
@@ -212,7 +225,7 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 		}
 		return nil
 	}
-	j, err := journal.Open(name, false)
+	j, err := journal.Open(name, true)
 	if err != nil {
 		return failed(err)
 	}
@@ -228,7 +241,15 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 		verb = "uninstall --dry-run"
 	}
 	rep.log.Info(fmt.Sprintf("%s %s", verb, name), "journal", j.Path())
-	u := &engine.Undo{PurgePackages: o.purgePackages, DryRun: o.dryRun}
+	u := &engine.Undo{PurgePackages: o.purgePackages, Purge: o.purge, DryRun: o.dryRun}
+	if problems := journalProblems(j); len(problems) > 0 {
+		if !o.force {
+			return usage(fmt.Errorf("%s fails validation, nothing was changed (--force undoes what is safe and lists the rest): %s",
+				j.Path(), strings.Join(problems, "; ")))
+		}
+		rep.log.Warn(fmt.Sprintf("%s fails validation; --force: undoing only what is safe", j.Path()), "problems", strings.Join(problems, "; "))
+		u.Skip = steps.Validate(j.Live())
+	}
 	err = eng.Uninstall(ctx, u)
 	out.Steps = append(out.Steps, rep.undone...)
 	if o.dryRun {
@@ -258,6 +279,33 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 		rep.json(out)
 	}
 	return nil
+}
+
+// journalProblems lists why a journal cannot be trusted as it is: records
+// changed by hand, entries naming what no plan may own.
+func journalProblems(j *journal.Journal) []string {
+	var out []string
+	if n := j.Broken(); n > 0 {
+		out = append(out, fmt.Sprintf("line %d was changed by hand", n))
+	}
+	bad := steps.Validate(j.Live())
+	for _, e := range j.Live() {
+		if why, ok := bad[e.Seq]; ok {
+			out = append(out, fmt.Sprintf("entry %d (%s): %s", e.Seq, engine.DisplayName(e.Step, e.Key), why))
+		}
+	}
+	return out
+}
+
+// acquire takes the host-wide lock, saying for whom it waits.
+func acquire(ctx context.Context, o *options, rep *reporter, what string) (*lock.Lock, error) {
+	l, err := lock.Acquire(ctx, lock.Path, what, o.lockTimeout, func(holder string) {
+		rep.log.Warn("waiting for another notifyctl run to finish", "holder", holder)
+	})
+	if err != nil {
+		return nil, failed(err)
+	}
+	return l, nil
 }
 
 // silentErr marks an error the reporter has already shown in full.

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/notifyctl/notifyctl/pkg/failpoint"
 	"github.com/notifyctl/notifyctl/pkg/journal"
 )
 
@@ -230,12 +231,14 @@ func (e *Engine) apply(ctx context.Context, r *Run, s Step, c Change) error {
 	if err != nil {
 		return err
 	}
+	failpoint.Inject("engine.after-intent")
 	if err := s.Apply(ctx, r, c); err != nil {
 		if jerr := e.Journal.Failed(seq, err); jerr != nil {
 			return errors.Join(err, jerr)
 		}
 		return err
 	}
+	failpoint.Inject("engine.after-apply")
 	return e.Journal.Done(seq)
 }
 
@@ -264,8 +267,19 @@ func DecodeBefore(e journal.Entry, v any) (backup string, err error) {
 // Undo is the state shared by the undo functions of one rollback or uninstall.
 type Undo struct {
 	Journal *journal.Journal
-	// Purge removes what is otherwise kept (packages, with PurgePackages).
+	// PurgePackages removes the packages install added, otherwise kept.
 	PurgePackages bool
+	// Purge removes what is otherwise kept as the administrator's: files
+	// changed since notifyctl wrote them, the service's data.
+	Purge bool
+	// Skip holds journal entries (by Seq) not to undo, with why: entries that
+	// failed validation, when uninstall is forced.
+	Skip map[int]string
+	// Left lists what was not undone because it was skipped.
+	Left []string
+	// latest holds, per resource, the last live entry: what notifyctl last
+	// did to it (an undo function compares the host with that).
+	latest map[string]journal.Entry
 	// NeedReload asks for one daemon-reload once every entry is undone.
 	NeedReload bool
 	// Restart lists units that were running before and must run again once
@@ -277,6 +291,15 @@ type Undo struct {
 	DryRun bool
 	// Preview collects what a dry run would do.
 	Preview []StepResult
+}
+
+// Latest is the last live journal entry for the resource of e: what notifyctl
+// last did to it, which may be later than e itself.
+func (u *Undo) Latest(e journal.Entry) journal.Entry {
+	if l, ok := u.latest[e.Step+"\x00"+e.Key]; ok {
+		return l
+	}
+	return e
 }
 
 // Would records, in a dry run, what undoing an entry would do. It returns
@@ -308,10 +331,23 @@ func (e *Engine) Rollback(ctx context.Context, id string) error {
 // changed by several runs, the state before the first of them is restored.
 func (e *Engine) Uninstall(ctx context.Context, u *Undo) error {
 	live := e.Journal.Live()
+	// A uninstall killed before its daemon-reload left systemd with units
+	// whose files are gone: reload whenever the plan ever installed a unit.
+	for _, en := range e.Journal.Entries() {
+		if en.Step == "unit" {
+			u.NeedReload = true
+		}
+	}
 	first := map[string]bool{}
 	var entries []journal.Entry
 	for _, en := range live {
 		id := en.Step + "\x00" + en.Key
+		if why, ok := u.Skip[en.Seq]; ok {
+			first[id] = true
+			e.Report.Note("left %s: journal entry %d refused: %s", DisplayName(en.Step, en.Key), en.Seq, why)
+			u.Left = append(u.Left, DisplayName(en.Step, en.Key))
+			continue
+		}
 		if !first[id] {
 			first[id] = true
 			entries = append(entries, en)
@@ -332,6 +368,10 @@ func (e *Engine) Uninstall(ctx context.Context, u *Undo) error {
 
 // undo reverts entries in reverse order, then finishes.
 func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) error {
+	u.latest = map[string]journal.Entry{}
+	for _, en := range e.Journal.Live() {
+		u.latest[en.Step+"\x00"+en.Key] = en
+	}
 	var errs []error
 	for i := len(entries) - 1; i >= 0; i-- {
 		en := entries[i]
@@ -351,11 +391,13 @@ func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) err
 		if u.DryRun {
 			continue
 		}
+		failpoint.Inject("engine.after-undo")
 		if err := e.Journal.Undone(en.Seq); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
 		e.Report.Undo(name, nil)
 	}
+	failpoint.Inject("engine.before-finish")
 	if fin, ok := e.Undoers[FinishKind]; ok {
 		if err := fin(ctx, u, journal.Entry{}); err != nil {
 			errs = append(errs, err)

@@ -23,6 +23,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/notifyctl/notifyctl/pkg/failpoint"
 )
 
 // ErrSymlink is wrapped by errors reporting a symlink where none may be followed.
@@ -106,7 +108,7 @@ func WriteFile(path string, data []byte, mode uint32, uid, gid int) error {
 		return fmt.Errorf("%s: %w", path, unix.EISDIR)
 	}
 
-	tmp := "." + name + ".notifyctl-" + rand.Text()[:6]
+	tmp := tempPrefix(name) + rand.Text()[:6]
 	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("%s: create temporary file: %w", path, err)
@@ -115,11 +117,53 @@ func WriteFile(path string, data []byte, mode uint32, uid, gid int) error {
 		unix.Unlinkat(dfd, tmp, 0)
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	failpoint.Inject("fsutil.before-rename")
 	if err := unix.Renameat(dfd, tmp, dfd, name); err != nil {
 		unix.Unlinkat(dfd, tmp, 0)
 		return fmt.Errorf("%s: rename: %w", path, err)
 	}
 	return syncDir(dfd, path)
+}
+
+// tempPrefix starts the name of WriteFile's temporary files for name.
+func tempPrefix(name string) string { return "." + name + ".notifyctl-" }
+
+// RemoveTemps removes the temporary files a WriteFile of path left behind
+// when the process was killed before the rename. It returns their number.
+func RemoveTemps(path string) (int, error) {
+	dfd, name, err := openParent(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	defer unix.Close(dfd)
+	// Listing needs an *os.File, which closes its own descriptor: give it a copy.
+	dup, err := unix.Dup(dfd)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", filepath.Dir(path), err)
+	}
+	dir := os.NewFile(uintptr(dup), filepath.Dir(path))
+	defer dir.Close()
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
+		return 0, fmt.Errorf("%s: list: %w", filepath.Dir(path), err)
+	}
+	n := 0
+	for _, entry := range names {
+		if !strings.HasPrefix(entry, tempPrefix(name)) || len(entry) != len(tempPrefix(name))+6 {
+			continue
+		}
+		if err := unix.Unlinkat(dfd, entry, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+			return n, fmt.Errorf("%s: remove %s: %w", path, entry, err)
+		}
+		n++
+	}
+	if n > 0 {
+		return n, syncDir(dfd, path)
+	}
+	return 0, nil
 }
 
 // writeTemp fills, owns and syncs the new file f, and closes it. The mode is

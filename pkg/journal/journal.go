@@ -15,6 +15,8 @@ package journal
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/notifyctl/notifyctl/pkg/failpoint"
 	"github.com/notifyctl/notifyctl/pkg/fsutil"
 )
 
@@ -50,6 +53,18 @@ type Record struct {
 	Before json.RawMessage `json:"before,omitempty"` // intent: the state before, as the step records it
 	Error  string          `json:"error,omitempty"`  // failed: why
 	Ref    int             `json:"ref,omitempty"`    // done, failed, undone: the intent's Seq
+	// Sum chains the records: a hash of the previous record's Sum and of this
+	// record without its Sum. A record edited, removed or inserted by hand
+	// breaks the chain from there on.
+	Sum string `json:"sum"`
+}
+
+// chain computes the Sum of r following a record whose Sum is prev.
+func chain(prev string, r Record) string {
+	r.Sum = ""
+	b, _ := json.Marshal(r)
+	h := sha256.Sum256(append([]byte(prev+"\n"), b...))
+	return hex.EncodeToString(h[:8])
 }
 
 // Entry is an intent with what became of it.
@@ -65,14 +80,28 @@ type Journal struct {
 	f    *os.File
 	next int
 	recs []Record
+	// broken is the first line whose Sum does not follow from the records
+	// before it (0: the chain holds).
+	broken int
 }
+
+func (j *Journal) lastSum() string {
+	if len(j.recs) == 0 {
+		return ""
+	}
+	return j.recs[len(j.recs)-1].Sum
+}
+
+// Broken returns the first line that was changed by hand, or 0.
+func (j *Journal) Broken() int { return j.broken }
 
 // Dir is the journal directory of a plan.
 func Dir(plan string) string { return filepath.Join(Root, plan) }
 
-// Exists says whether a plan has a journal.
+// Exists says whether a plan has a journal directory (a run killed right
+// after creating it may have left it without a journal file).
 func Exists(plan string) (bool, error) {
-	info, err := fsutil.Stat(filepath.Join(Dir(plan), "journal"))
+	info, err := fsutil.Stat(Dir(plan))
 	if err != nil {
 		return false, err
 	}
@@ -145,6 +174,9 @@ func (j *Journal) load() error {
 			}
 			return fmt.Errorf("%s: line %d is not a journal record: %v", j.Path(), len(j.recs)+1, err)
 		}
+		if j.broken == 0 && r.Sum != chain(j.lastSum(), r) {
+			j.broken = len(j.recs) + 1
+		}
 		j.recs = append(j.recs, r)
 		if r.Seq >= j.next {
 			j.next = r.Seq + 1
@@ -172,11 +204,14 @@ func (j *Journal) Close() error { return j.f.Close() }
 func (j *Journal) append(r Record) (int, error) {
 	r.Seq = j.next
 	r.Time = time.Now().UTC()
+	r.Sum = chain(j.lastSum(), r)
 	line, err := json.Marshal(r)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := j.f.Write(append(line, '\n')); err != nil {
+	line = append(line, '\n')
+	failpoint.Inject("journal.mid-record", func() { j.f.Write(line[:len(line)/2]) })
+	if _, err := j.f.Write(line); err != nil {
 		return 0, fmt.Errorf("write journal: %w", err)
 	}
 	if err := j.f.Sync(); err != nil {

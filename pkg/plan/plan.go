@@ -519,6 +519,18 @@ var forbidden = []string{"/proc", "/sys", "/dev", "/boot", "/run", "/var/lib/not
 // protected are existing system files no plan may replace.
 var protected = []string{"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/fstab", "/etc/hosts", "/etc/hostname", "/etc/machine-id"}
 
+// CheckDest accepts a path a plan may own (a file or directory), or says why not.
+func CheckDest(p string) error { return checkDest(p) }
+
+// ValidAccount says whether name is a valid user or group name.
+func ValidAccount(name string) bool { return accountRE.MatchString(name) }
+
+// ValidUnit says whether name is a service unit name a plan may install.
+func ValidUnit(name string) bool { return unitRE.MatchString(name) && len(name) <= 255 }
+
+// ValidPackage says whether name is a Debian package name.
+func ValidPackage(name string) bool { return pkgRE.MatchString(name) }
+
 // checkDest accepts a path a plan may own.
 func checkDest(p string) error {
 	if p == "" {

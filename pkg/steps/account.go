@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/failpoint"
 	"github.com/notifyctl/notifyctl/pkg/journal"
 )
 
@@ -66,6 +67,7 @@ func (s *User) Apply(ctx context.Context, r *engine.Run, c engine.Change) error 
 		if err := s.H.Accounts.AddGroup(ctx, s.Group); err != nil {
 			return err
 		}
+		failpoint.Inject("user.after-group")
 	}
 	if !b.UserExisted {
 		return s.H.Accounts.AddUser(ctx, s.Name, s.Group, s.Home, s.Shell, "notifyctl plan "+s.Plan)

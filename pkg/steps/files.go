@@ -132,6 +132,12 @@ func undoFile(h *Host) engine.UndoFunc {
 		}
 		name := engine.DisplayName(e.Step, e.Key)
 		p := h.path(e.Key)
+		// A run killed while writing leaves its temporary file behind.
+		if !u.DryRun {
+			if _, err := fsutil.RemoveTemps(p); err != nil {
+				return err
+			}
+		}
 		info, err := fsutil.Stat(p)
 		if err != nil {
 			return err
@@ -141,6 +147,21 @@ func undoFile(h *Host) engine.UndoFunc {
 			if current, err = fsutil.ReadFile(p, maxRead); err != nil {
 				return err
 			}
+		}
+		// A file that is not what notifyctl last wrote is the administrator's
+		// now: like a modified conffile, it is kept unless --purge. (After a
+		// run killed before its write, it may also still be the file from
+		// before: then there is nothing to restore.)
+		var last pathBefore
+		if _, err := engine.DecodeBefore(u.Latest(e), &last); err != nil {
+			return err
+		}
+		if info.Exists && last.Wrote != "" && fsutil.Sum(current) != last.Wrote && !u.Purge {
+			if backup != "" && "backup/"+fsutil.Sum(current) == backup {
+				return nil
+			}
+			u.Report.Note("kept %s: changed since notifyctl wrote it (--purge removes it)", e.Key)
+			return nil
 		}
 		switch {
 		case !b.Exists:

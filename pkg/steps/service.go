@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/failpoint"
 	"github.com/notifyctl/notifyctl/pkg/journal"
 	"github.com/notifyctl/notifyctl/pkg/systemd"
 )
@@ -158,7 +159,9 @@ func (s *Start) Apply(ctx context.Context, r *engine.Run, c engine.Change) error
 	if c.Action == "restart" {
 		start = s.H.Systemd.Restart
 	}
+	failpoint.Inject("start.before-job")
 	result, err := start(ctx, s.Unit)
+	failpoint.Inject("start.after-job")
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return s.failure(context.Background(), fmt.Sprintf("not active after %s", s.Timeout))

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
+
+	"github.com/notifyctl/notifyctl/pkg/failpoint"
 )
 
 // Manager is what the steps need from systemd.
@@ -153,6 +155,7 @@ func job(ctx context.Context, verb string, f jobFunc, unit string) (string, erro
 	if _, err := f(ctx, unit, "replace", ch); err != nil {
 		return "", fmt.Errorf("%s %s: %w", verb, unit, err)
 	}
+	failpoint.Inject("systemd.job-queued")
 	select {
 	case res := <-ch:
 		return res, nil

@@ -1,0 +1,83 @@
+// Package lock keeps two notifyctl runs on one host from interleaving.
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Path is the lock file: on a tmpfs, so that it does not outlive a boot and
+// leaves nothing behind on disk.
+const Path = "/run/lock/notifyctl.lock"
+
+// Lock is a held lock.
+type Lock struct{ f *os.File }
+
+// ErrTimeout is a lock still held by another run when the wait ended.
+var ErrTimeout = errors.New("another notifyctl run holds the lock")
+
+// Acquire takes the host-wide lock for what (such as "install notifydemo"),
+// waiting up to timeout. While it waits, waiting is told once who holds it.
+// flock(2) locks die with their process, so a run that was killed never
+// leaves a stale lock.
+func Acquire(ctx context.Context, path, what string, timeout time.Duration, waiting func(holder string)) (*Lock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	deadline := time.Now().Add(timeout)
+	told := false
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		holder := readHolder(path)
+		if !told && waiting != nil {
+			waiting(holder)
+			told = true
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("%w (%s) after waiting %s; see --lock-timeout", ErrTimeout, holder, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	// Say who holds it, for whoever waits next.
+	if err := f.Truncate(0); err == nil {
+		fmt.Fprintf(f, "pid %d: notifyctl %s\n", os.Getpid(), what)
+	}
+	return &Lock{f: f}, nil
+}
+
+func readHolder(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(strings.TrimSpace(string(b))) == 0 {
+		return "holder unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// Release gives the lock up.
+func (l *Lock) Release() {
+	if l == nil || l.f == nil {
+		return
+	}
+	l.f.Truncate(0)
+	l.f.Close()
+}

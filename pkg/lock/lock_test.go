@@ -1,0 +1,49 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSecondRunWaitsThenTimesOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	first, err := Acquire(context.Background(), path, "install demo", time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var holder string
+	_, err = Acquire(context.Background(), path, "uninstall demo", 200*time.Millisecond, func(h string) { holder = h })
+	if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "install demo") {
+		t.Fatalf("second Acquire: %v", err)
+	}
+	if !strings.Contains(holder, "notifyctl install demo") {
+		t.Errorf("the waiting run was told %q, not who holds the lock", holder)
+	}
+	first.Release()
+	second, err := Acquire(context.Background(), path, "uninstall demo", time.Second, nil)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	second.Release()
+}
+
+func TestWaiterGetsTheLockWhenReleased(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	first, err := Acquire(context.Background(), path, "install demo", time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		first.Release()
+	}()
+	second, err := Acquire(context.Background(), path, "install demo", 10*time.Second, nil)
+	if err != nil {
+		t.Fatalf("the waiting run did not get the lock once released: %v", err)
+	}
+	second.Release()
+}

@@ -1,0 +1,66 @@
+package steps
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/journal"
+	"github.com/notifyctl/notifyctl/pkg/plan"
+)
+
+// Validate checks journal entries against what a plan may own, so that a
+// journal edited by hand cannot make uninstall remove or overwrite anything
+// else. It returns, per entry (by Seq), why it is refused.
+func Validate(entries []journal.Entry) map[int]string {
+	bad := map[int]string{}
+	for _, e := range entries {
+		if why := validate(e); why != "" {
+			bad[e.Seq] = why
+		}
+	}
+	return bad
+}
+
+func validate(e journal.Entry) string {
+	switch e.Step {
+	case "file", "directory":
+		if err := plan.CheckDest(e.Key); err != nil {
+			return err.Error()
+		}
+		if strings.HasPrefix(e.Key, plan.UnitDir+"/") {
+			return fmt.Sprintf("%s is a unit path, not a plan file", e.Key)
+		}
+	case "unit":
+		if path.Dir(e.Key) != plan.UnitDir || !plan.ValidUnit(path.Base(e.Key)) {
+			return fmt.Sprintf("%s is not a unit file a plan may install", e.Key)
+		}
+	case "enable", "start":
+		if !plan.ValidUnit(e.Key) {
+			return fmt.Sprintf("%q is not a service unit name", e.Key)
+		}
+	case "user":
+		var b userBefore
+		if _, err := engine.DecodeBefore(e, &b); err != nil {
+			return err.Error()
+		}
+		if !plan.ValidAccount(e.Key) || b.Group != "" && !plan.ValidAccount(b.Group) {
+			return fmt.Sprintf("%q or %q is not a valid user or group name", e.Key, b.Group)
+		}
+	case "packages":
+		var b packagesBefore
+		if _, err := engine.DecodeBefore(e, &b); err != nil {
+			return err.Error()
+		}
+		for _, p := range b.Missing {
+			if !plan.ValidPackage(p) {
+				return fmt.Sprintf("%q is not a package name", p)
+			}
+		}
+	case "reload", "mail":
+	default:
+		return fmt.Sprintf("unknown step kind %q", e.Step)
+	}
+	return ""
+}
