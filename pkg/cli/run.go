@@ -80,14 +80,14 @@ func probeHTTP(ctx context.Context, url string) error {
 }
 
 func runInstall(ctx context.Context, o *options, arg string) error {
-	p, err := plan.Resolve(arg, plans.FS, plans.Default)
-	if err != nil {
-		return usage(err)
-	}
 	if !o.dryRun {
 		if err := needRoot("install"); err != nil {
 			return err
 		}
+	}
+	p, err := plan.Resolve(arg, plans.FS, plans.Default)
+	if err != nil {
+		return usage(err)
 	}
 	if o.timeout < 0 {
 		return usage(errors.New("--timeout must be positive"))

@@ -321,6 +321,10 @@ func TestBadInputExits2(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "root") {
 		t.Errorf("install as nobody: exit %d, want 2 with a word about root\n%s", code, stderr)
 	}
+	_, stderr, code = h.Run("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "notifyctl", "uninstall")
+	if code != 2 || !strings.Contains(stderr, "root") {
+		t.Errorf("uninstall as nobody: exit %d, want 2 with a word about root\n%s", code, stderr)
+	}
 	_, _, code = h.Notifyctl("install", "--no-such-flag")
 	if code != 2 {
 		t.Errorf("unknown flag: exit %d, want 2", code)

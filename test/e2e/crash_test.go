@@ -1,0 +1,299 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// failpointBuild is notifyctl built with -tags failpoints, once per test process.
+var failpointBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func failpointBin(t *testing.T) string {
+	t.Helper()
+	failpointBuild.once.Do(func() {
+		root, err := repoRoot()
+		if err != nil {
+			failpointBuild.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "e2e-failpoints-")
+		if err != nil {
+			failpointBuild.err = err
+			return
+		}
+		out := filepath.Join(dir, "notifyctl")
+		cmd := exec.Command("go", "build", "-tags", "failpoints", "-o", out, "./cmd/notifyctl")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			failpointBuild.err = fmt.Errorf("go build -tags failpoints: %v\n%s", err, b)
+			return
+		}
+		failpointBuild.path = out
+	})
+	if failpointBuild.err != nil {
+		t.Fatal(failpointBuild.err)
+	}
+	return failpointBuild.path
+}
+
+// hits lists the failpoints a command passes, in order ("NAME:N").
+func (h *Host) hits(args ...string) []string {
+	h.t.Helper()
+	h.MustRun("rm", "-f", "/tmp/notifyctl-trace")
+	stdout, stderr, code := h.Run(append([]string{"env", "NOTIFYCTL_FAILPOINT_TRACE=/tmp/notifyctl-trace", "notifyctl"}, args...)...)
+	if code != 0 {
+		h.t.Fatalf("notifyctl %v with a trace: exit %d\n%s%s", args, code, stdout, stderr)
+	}
+	return strings.Fields(h.MustRun("cat", "/tmp/notifyctl-trace"))
+}
+
+// crashAt runs notifyctl and expects it to die at the failpoint hit.
+func (h *Host) crashAt(hit string, args ...string) {
+	h.t.Helper()
+	_, stderr, code := h.Run(append([]string{"env", "NOTIFYCTL_FAILPOINT=" + hit, "notifyctl"}, args...)...)
+	if code == 0 || !strings.Contains(stderr, "failpoint "+hit+": crashing") {
+		h.t.Fatalf("notifyctl %v did not crash at %s: exit %d\n%s", args, hit, code, stderr)
+	}
+}
+
+// Killed at every failpoint of install, a later uninstall leaves the host as
+// it was, and a later install converges to the fully installed state.
+func TestCrashAtEveryInstallFailpoint(t *testing.T) {
+	h := NewHostWithBin(t, failpointBin(t))
+	pristine := h.Snapshot()
+	hits := h.hits("install")
+	h.notifyctlJSON(0, "uninstall")
+	assertSame(t, "install then uninstall", pristine, h.Snapshot())
+	names := map[string]bool{}
+	for _, hit := range hits {
+		names[strings.Split(hit, ":")[0]] = true
+	}
+	for _, want := range []string{"engine.after-intent", "engine.after-apply", "journal.mid-record", "fsutil.before-rename", "user.after-group", "systemd.job-queued"} {
+		if !names[want] {
+			t.Fatalf("install never passes failpoint %s (hits: %v)", want, hits)
+		}
+	}
+	t.Logf("%d failpoints in install", len(hits))
+	for i, hit := range hits {
+		h.crashAt(hit, "install")
+		if i%2 == 0 {
+			// Converge first: a later install finishes the job.
+			r := h.notifyctlJSON(0, "install")
+			if !r.OK || h.Prop("notifydemo.service", "ActiveState") != "active" {
+				t.Fatalf("install after a crash at %s did not converge: %+v", hit, r)
+			}
+			if again := h.notifyctlJSON(0, "install"); again.Changed != 0 {
+				t.Fatalf("after a crash at %s and a converging install, a rerun changed %v", hit, again.changedSteps())
+			}
+		}
+		if _, stderr, code := h.Notifyctl("uninstall"); code != 0 {
+			t.Fatalf("uninstall after a crash at %s: exit %d\n%s", hit, code, stderr)
+		}
+		if d := pristine.Diff(h.Snapshot()); len(d) > 0 {
+			t.Fatalf("crash at %s, then uninstall, left:\n%s", hit, strings.Join(d, "\n"))
+		}
+		if got := h.Prop("notifydemo.service", "LoadState"); got != "not-found" {
+			t.Fatalf("crash at %s, then uninstall: systemd still has the unit (%s)", hit, got)
+		}
+	}
+}
+
+// Killed at every failpoint of uninstall, the next uninstall finishes it.
+func TestCrashAtEveryUninstallFailpoint(t *testing.T) {
+	h := NewHostWithBin(t, failpointBin(t))
+	pristine := h.Snapshot()
+	h.notifyctlJSON(0, "install")
+	hits := h.hits("uninstall")
+	assertSame(t, "install then uninstall", pristine, h.Snapshot())
+	t.Logf("%d failpoints in uninstall", len(hits))
+	for _, hit := range hits {
+		h.notifyctlJSON(0, "install")
+		h.crashAt(hit, "uninstall")
+		if _, stderr, code := h.Notifyctl("uninstall"); code != 0 {
+			t.Fatalf("uninstall after a crashed uninstall at %s: exit %d\n%s", hit, code, stderr)
+		}
+		if d := pristine.Diff(h.Snapshot()); len(d) > 0 {
+			t.Fatalf("uninstall crashed at %s, then uninstall again, left:\n%s", hit, strings.Join(d, "\n"))
+		}
+		if got := h.Prop("notifydemo.service", "LoadState"); got != "not-found" {
+			t.Fatalf("uninstall crashed at %s: systemd still has the unit (%s)", hit, got)
+		}
+	}
+}
+
+// SIGKILL at random moments of install (while useradd runs, while systemd
+// starts the unit, ...), then uninstall: the host is as it was.
+func TestRandomKillsDuringInstall(t *testing.T) {
+	h := NewHost(t)
+	pristine := h.Snapshot()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	for i := 0; i < 12; i++ {
+		delay := time.Duration(rng.IntN(350)) * time.Millisecond
+		h.Run("bash", "-c", fmt.Sprintf("notifyctl install >/dev/null 2>&1 & sleep %.3f; kill -KILL $! 2>/dev/null; wait", delay.Seconds()))
+		if i%3 == 0 {
+			if r := h.notifyctlJSON(0, "install"); !r.OK {
+				t.Fatalf("install after a kill at %v did not converge", delay)
+			}
+		}
+		if _, stderr, code := h.Notifyctl("uninstall"); code != 0 {
+			t.Fatalf("uninstall after a kill at %v: exit %d\n%s", delay, code, stderr)
+		}
+		if d := pristine.Diff(h.Snapshot()); len(d) > 0 {
+			t.Fatalf("kill at %v, then uninstall, left:\n%s", delay, strings.Join(d, "\n"))
+		}
+	}
+}
+
+// A file install created and the admin edited afterwards is kept, and so is
+// the admin's own file in an owned directory; --purge removes the edited one.
+func TestAdminChangesSurviveUninstall(t *testing.T) {
+	h := NewHost(t)
+	pristine := h.Snapshot()
+	h.notifyctlJSON(0, "install")
+	h.MustRun("sh", "-c", "echo '# tuned by the admin' >> /opt/notifydemo/app.py; echo data > /opt/notifydemo/data.db")
+	_, stderr, code := h.Notifyctl("uninstall")
+	if code != 0 {
+		t.Fatalf("uninstall: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"kept /opt/notifydemo/app.py: changed since notifyctl wrote it", "kept /opt/notifydemo: it holds files"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("uninstall does not say %q:\n%s", want, stderr)
+		}
+	}
+	if got := h.MustRun("ls", "/opt/notifydemo"); got != "app.py\ndata.db\n" {
+		t.Errorf("/opt/notifydemo holds %q, want the edited app.py and data.db only", got)
+	}
+	if !strings.Contains(h.MustRun("cat", "/opt/notifydemo/app.py"), "# tuned by the admin") {
+		t.Errorf("the admin's edit is lost")
+	}
+
+	// With --purge, the edited file goes too (the admin's own data.db stays).
+	h.MustRun("rm", "/opt/notifydemo/data.db")
+	h.notifyctlJSON(0, "install")
+	h.MustRun("sh", "-c", "echo '# tuned' >> /opt/notifydemo/app.py")
+	h.notifyctlJSON(0, "uninstall", "--purge")
+	// The first install found app.py (kept from before) and replaced it: the
+	// version from before that install comes back.
+	if !strings.Contains(h.MustRun("cat", "/opt/notifydemo/app.py"), "# tuned by the admin") {
+		t.Errorf("uninstall --purge did not restore the file as it was before install")
+	}
+	h.MustRun("rm", "-r", "/opt/notifydemo")
+	assertSame(t, "install, edits, uninstall, --purge", pristine, h.Snapshot())
+}
+
+// A second run waits for the first, saying for whom, or gives up after
+// --lock-timeout.
+func TestOneRunAtATime(t *testing.T) {
+	h := NewHost(t)
+	dir := h.copyPlan("/root/plan")
+	h.editPlanFile(dir+"/app.py", func(s string) string {
+		return strings.Replace(s, "app = Flask(__name__)", "import time\ntime.sleep(4)\napp = Flask(__name__)", 1)
+	})
+	h.MustRun("bash", "-c", "notifyctl install "+dir+" >/root/first.log 2>&1 &")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(h.MustRun("cat", "/run/lock/notifyctl.lock"), "notifyctl install notifydemo") {
+		if time.Now().After(deadline) {
+			t.Fatal("the first install never took the lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, stderr, code := h.Notifyctl("install", dir, "--lock-timeout", "500ms")
+	if code != 1 || !strings.Contains(stderr, "another notifyctl run holds the lock") || !strings.Contains(stderr, "notifyctl install notifydemo") {
+		t.Errorf("a second install with --lock-timeout 500ms: exit %d\n%s", code, stderr)
+	}
+	r := h.notifyctlJSON(0, "install", dir)
+	if r.Changed != 0 {
+		t.Errorf("the waiting install changed %v after the first finished", r.changedSteps())
+	}
+	if first := h.MustRun("cat", "/root/first.log"); !strings.Contains(first, "installed and ready") {
+		t.Errorf("the first install did not finish:\n%s", first)
+	}
+}
+
+// A write that fails midway (the disk is full) rolls the run back and says
+// what failed.
+func TestDiskFullRollsBack(t *testing.T) {
+	h := NewHost(t)
+	h.MustRun("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", "/opt")
+	pristine := h.Snapshot()
+	_, stderr, code := h.Notifyctl("install")
+	if code != 1 || !strings.Contains(stderr, "no space left on device") || !strings.Contains(stderr, "rolling back") {
+		t.Fatalf("install on a full disk: exit %d\n%s", code, stderr)
+	}
+	if got := h.MustRun("ls", "-A", "/opt"); got != "" {
+		t.Errorf("/opt holds %q after the rollback", got)
+	}
+	assertSame(t, "a failed install", pristine, h.Snapshot())
+}
+
+// A service that never becomes ready fails after --timeout, rolled back, with
+// the unit's last log lines.
+func TestNeverReadyTimesOut(t *testing.T) {
+	h := NewHost(t)
+	dir := h.copyPlan("/root/plan")
+	h.editPlanFile(dir+"/app.py", func(s string) string {
+		return strings.Replace(s, "app = Flask(__name__)", "import time, sys\nprint('notifydemo: waiting for the database', file=sys.stderr, flush=True)\ntime.sleep(3600)", 1)
+	})
+	pristine := h.Snapshot()
+	_, stderr, code := h.Notifyctl("install", dir, "--timeout", "3s")
+	if code != 1 || !strings.Contains(stderr, "not active after 3s") || !strings.Contains(stderr, "notifydemo: waiting for the database") {
+		t.Fatalf("install of a service that never answers: exit %d\n%s", code, stderr)
+	}
+	assertSame(t, "a timed-out install", pristine, h.Snapshot())
+}
+
+// A journal changed by hand is refused; --force undoes what is safe and
+// lists what it left.
+func TestTamperedJournalRefused(t *testing.T) {
+	h := NewHost(t)
+	pristine := h.Snapshot()
+	h.notifyctlJSON(0, "install")
+	file := filepath.Join(h.Root(), "/var/lib/notifyctl/notifydemo/journal")
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := strings.Replace(string(data), `"key":"/opt/notifydemo/app.py"`, `"key":"/etc/shadow"`, 1)
+	if tampered == string(data) {
+		t.Fatal("no app.py entry in the journal")
+	}
+	if err := os.WriteFile(file, []byte(tampered), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := h.Snapshot()
+	_, stderr, code := h.Notifyctl("uninstall")
+	if code != 2 || !strings.Contains(stderr, "fails validation") || !strings.Contains(stderr, "/etc/shadow") || !strings.Contains(stderr, "changed by hand") {
+		t.Fatalf("uninstall with a tampered journal: exit %d\n%s", code, stderr)
+	}
+	assertSame(t, "a refused uninstall", before, h.Snapshot())
+	_, stderr, code = h.Notifyctl("uninstall", "--force")
+	if code != 0 || !strings.Contains(stderr, "left file /etc/shadow") {
+		t.Fatalf("uninstall --force: exit %d\n%s", code, stderr)
+	}
+	// Everything was undone but the refused entry: app.py, and so the
+	// directory holding it, are left; /etc/shadow is as before install.
+	var left []string
+	for _, d := range pristine.Diff(h.Snapshot()) {
+		left = append(left, strings.Fields(d)[1])
+	}
+	if strings.Join(left, " ") != "/opt/notifydemo /opt/notifydemo/app.py" {
+		t.Errorf("after --force, the host differs from before install in %q, want only the refused app.py and its directory", left)
+	}
+	if h.Prop("notifydemo.service", "LoadState") != "not-found" {
+		t.Errorf("the unit is still there after --force")
+	}
+}
