@@ -6,7 +6,7 @@ import "embed"
 
 // FS holds every shipped plan, one directory each.
 //
-//go:embed all:notifydemo
+//go:embed all:notifydemo all:vote-secret
 var FS embed.FS
 
 // Default is the plan installed when none is named.

@@ -57,6 +57,7 @@ func newHost(m systemd.Manager) *steps.Host {
 		Logs:     systemd.Logs,
 		Probe:    probeHTTP,
 		Mailer:   system.Mailer{},
+		Exec:     system.Accounts{}.Exec,
 	}
 }
 
@@ -147,6 +148,14 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	if err != nil {
 		out.Error = err.Error()
 		rep.failure(err)
+		// A step's error may carry a command's own output (a config check):
+		// its first line was shown with the step, the rest follows.
+		var f *systemd.Failure
+		if lines := strings.Split(err.Error(), "\n"); len(lines) > 1 && !errors.As(err, &f) {
+			for _, l := range lines[1:] {
+				fmt.Fprintln(o.stderr, "    "+l)
+			}
+		}
 		if eng.Journal != nil && len(eng.Journal.Live()) == 0 {
 			// Nothing of this plan is left on the host: neither is its journal.
 			if rerr := eng.Journal.Remove(); rerr != nil {

@@ -38,6 +38,14 @@ type Plan struct {
 	Unit        Unit        `yaml:"unit"`
 	Readiness   Readiness   `yaml:"readiness"`
 	OnReady     OnReady     `yaml:"on_ready"`
+	// Vars are values that template files (template: true) and the unit use.
+	Vars map[string]string `yaml:"vars"`
+	// Checks run after the files and the unit are written and before the
+	// service is enabled and started, whenever this run changed them.
+	Checks []Check `yaml:"checks"`
+	// Data are paths the service itself creates (its StateDirectory=,
+	// LogsDirectory=): kept on uninstall unless --purge.
+	Data []string `yaml:"data"`
 
 	// Origin says where the plan came from: "embedded:NAME" or a path.
 	Origin string `yaml:"-"`
@@ -70,6 +78,8 @@ type File struct {
 	Mode   Mode   `yaml:"mode"`
 	Owner  string `yaml:"owner"`
 	Group  string `yaml:"group"`
+	// Template renders the source with the plan's vars (Go text/template).
+	Template bool `yaml:"template"`
 
 	// Content is the source file's content, read at load time; for
 	// SelfSource, filled in by whoever runs the plan (see Plan.SetSelf).
@@ -105,6 +115,20 @@ type Unit struct {
 	Name   string `yaml:"name"`
 	Source string `yaml:"source"`
 	Enable *bool  `yaml:"enable"`
+	// Template renders the unit file with the plan's vars.
+	Template bool `yaml:"template"`
+}
+
+// Check is a command that must succeed before the service is started.
+type Check struct {
+	// Name says what is checked, in messages.
+	Name string `yaml:"name"`
+	// Run is the command and its arguments (no shell).
+	Run []string `yaml:"run"`
+	// User runs it as this user (default root), such as the service's.
+	User string `yaml:"user"`
+	// Dir is the working directory.
+	Dir string `yaml:"dir"`
 }
 
 // Enabled says whether the unit is enabled at boot (the default).
@@ -318,6 +342,14 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 	if !nameRE.MatchString(p.Name) {
 		return fail("name", "%q must be lowercase letters, digits and '-', starting with a letter, at most 31 characters", p.Name)
 	}
+	for k, v := range p.Vars {
+		if !varRE.MatchString(k) {
+			return fail("vars."+k, "a var name is letters, digits and '_', starting with a letter")
+		}
+		if hasControl(v) {
+			return fail("vars."+k, "must be one line without control characters")
+		}
+	}
 	if hasControl(p.Description) {
 		return fail("description", "must not contain control characters")
 	}
@@ -412,7 +444,14 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 			if err != nil {
 				return fail(field+".source", "%v", err)
 			}
+			if f.Template {
+				if content, err = p.render(f.Source, content); err != nil {
+					return fail(field+".source", "%v", err)
+				}
+			}
 			f.Content = content
+		} else if f.Template {
+			return fail(field+".template", "the notifyctl binary is not a template")
 		}
 		if err := checkDest(f.Dest); err != nil {
 			return fail(field+".dest", "%v", err)
@@ -457,6 +496,11 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 	if err != nil {
 		return fail("unit.source", "%v", err)
 	}
+	if p.Unit.Template {
+		if content, err = p.render(p.Unit.Source, content); err != nil {
+			return fail("unit.source", "%v", err)
+		}
+	}
 	if err := checkUnitText(content); err != nil {
 		return fail("unit.source", "%v", err)
 	}
@@ -470,6 +514,41 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 	if h := p.Readiness.HTTP; h != "" {
 		if !(strings.HasPrefix(h, "http://") || strings.HasPrefix(h, "https://")) || hasControl(h) || strings.ContainsAny(h, " \t") {
 			return fail("readiness.http", "%q is not an http:// or https:// URL", h)
+		}
+	}
+	for i := range p.Checks {
+		c := &p.Checks[i]
+		field := fmt.Sprintf("checks[%d]", i)
+		if len(c.Run) == 0 || !path.IsAbs(c.Run[0]) {
+			return fail(field+".run", "must be a command with an absolute path, and its arguments")
+		}
+		for _, a := range c.Run {
+			if hasControl(a) {
+				return fail(field+".run", "arguments must not contain control characters")
+			}
+		}
+		if c.Name == "" {
+			c.Name = path.Base(c.Run[0])
+		}
+		if hasControl(c.Name) {
+			return fail(field+".name", "must be one line")
+		}
+		if c.User != "" && !accountRE.MatchString(c.User) {
+			return fail(field+".user", "%q is not a valid user name", c.User)
+		}
+		if c.Dir != "" {
+			if err := checkAbs(c.Dir); err != nil {
+				return fail(field+".dir", "%v", err)
+			}
+		}
+	}
+	for i, d := range p.Data {
+		field := fmt.Sprintf("data[%d]", i)
+		if err := checkDest(d); err != nil {
+			return fail(field, "%v", err)
+		}
+		if err := claim(field, d); err != nil {
+			return err
 		}
 	}
 	if m := p.OnReady.Mail; m != nil {
@@ -491,6 +570,8 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 	}
 	return nil
 }
+
+var varRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
 
 var mailRE = regexp.MustCompile(`^[a-zA-Z0-9._+-]+(@[a-zA-Z0-9.-]+)?$`)
 

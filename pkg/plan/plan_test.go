@@ -2,9 +2,11 @@ package plan_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -82,8 +84,51 @@ func TestEmbeddedPlanLoads(t *testing.T) {
 	if err != nil || q.Name != "notifydemo" {
 		t.Errorf("Resolve(notifydemo) = %v, %v", q, err)
 	}
-	if got := plan.Embedded(plans.FS); len(got) != 1 || got[0] != "notifydemo" {
+	if got := plan.Embedded(plans.FS); strings.Join(got, " ") != "notifydemo vote-secret" {
 		t.Errorf("Embedded() = %v", got)
+	}
+}
+
+// vote-secret's gunicorn config is generated from its vars, with the worker
+// count computed for this host, and its unit from the port var.
+func TestVoteSecretRendersItsTemplates(t *testing.T) {
+	p, err := plan.Resolve("vote-secret", plans.FS, plans.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf string
+	for _, f := range p.Files {
+		if f.Dest == "/opt/vote-secret/config/gunicorn.conf.py" {
+			conf = string(f.Content)
+		}
+	}
+	workers := fmt.Sprintf("workers = %d\n", min(2*runtime.NumCPU()+1, 8))
+	for _, want := range []string{`bind = "127.0.0.1:8001"`, workers, "timeout = 120\n", `worker_class = "uvicorn.workers.UvicornWorker"`} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("gunicorn.conf.py lacks %q:\n%s", want, conf)
+		}
+	}
+	if strings.Contains(conf, "{{") || !strings.Contains(string(p.UnitContent), "--http http://127.0.0.1:8001/api/health") {
+		t.Errorf("templates left unrendered")
+	}
+	if len(p.Checks) != 1 || p.Checks[0].User != "vote-secret" || strings.Join(p.Data, " ") != "/var/lib/vote-secret /var/log/vote-secret" {
+		t.Errorf("checks %+v, data %v", p.Checks, p.Data)
+	}
+}
+
+func TestTemplateErrorsNameTheFile(t *testing.T) {
+	for _, c := range []struct{ tmpl, want string }{
+		{"port = {{ .nope }}", `map has no entry for key "nope"`},
+		{"port = {{ .port ", "unclosed action"},
+	} {
+		_, err := plan.Load(fstest.MapFS{
+			"plan.yaml": {Data: []byte("name: t\nvars: {port: \"1\"}\nfiles:\n  - {source: c.py, dest: /opt/t/c.py, template: true}\nunit: {name: t.service}\n")},
+			"c.py":      {Data: []byte(c.tmpl)},
+			"t.service": {Data: []byte("[Service]\nExecStart=/bin/true\n")},
+		}, "plan.yaml", "t/plan.yaml", "test")
+		if err == nil || !strings.Contains(err.Error(), "t/plan.yaml: files[0].source") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("template %q: %v, want an error naming files[0].source and %q", c.tmpl, err, c.want)
+		}
 	}
 }
 

@@ -24,6 +24,9 @@ type Host struct {
 	Probe func(ctx context.Context, url string) error
 	// Mailer sends the confirmation mail; nil when there is none.
 	Mailer Mailer
+	// Exec runs a command as user ("" for root) in dir and returns its
+	// combined output.
+	Exec func(ctx context.Context, user, dir string, argv []string) (string, error)
 }
 
 // Mailer hands mail to the host's mail system.

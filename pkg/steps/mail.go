@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
-	"github.com/notifyctl/notifyctl/pkg/journal"
 )
 
 // Mail sends a confirmation mail once the service is ready, only when this
@@ -35,6 +34,3 @@ func (s *Mail) Check(ctx context.Context, r *engine.Run) (engine.Change, error) 
 func (s *Mail) Apply(ctx context.Context, r *engine.Run, c engine.Change) error {
 	return s.H.Mailer.Mail(ctx, s.To, s.Subject, s.Body)
 }
-
-// undoMail does nothing: a mail that was sent stays sent.
-func undoMail(ctx context.Context, u *engine.Undo, e journal.Entry) error { return nil }

@@ -21,10 +21,16 @@ func ForPlan(h *Host, p *plan.Plan) []engine.Step {
 	for _, d := range p.Directories {
 		s = append(s, &Directory{H: h, Path: d.Path, Mode: uint32(d.Mode), Owner: d.Owner, Group: d.Group})
 	}
+	for _, d := range p.Data {
+		s = append(s, &Data{H: h, Path: d})
+	}
 	for _, f := range p.Files {
 		s = append(s, NewFile(h, f.Dest, f.Content, uint32(f.Mode), f.Owner, f.Group))
 	}
 	s = append(s, NewUnitFile(h, p.Unit.Path(), p.UnitContent))
+	for _, c := range p.Checks {
+		s = append(s, &Check{H: h, Name: c.Name, Run: c.Run, User: c.User, Dir: c.Dir})
+	}
 	if p.Unit.Enabled() {
 		s = append(s, &Enable{H: h, Unit: p.Unit.Name})
 	}

@@ -296,7 +296,9 @@ func Undoers(h *Host) map[string]engine.UndoFunc {
 		"enable":          undoEnable(h),
 		"reload":          undoReload(h),
 		"start":           undoStart(h),
-		"mail":            undoMail,
+		"mail":            undoNothing,
+		"check":           undoNothing,
+		"data":            undoData(h),
 		engine.FinishKind: finish(h),
 	}
 }

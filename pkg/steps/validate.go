@@ -58,7 +58,11 @@ func validate(e journal.Entry) string {
 				return fmt.Sprintf("%q is not a package name", p)
 			}
 		}
-	case "reload", "mail":
+	case "data":
+		if err := plan.CheckDest(e.Key); err != nil {
+			return err.Error()
+		}
+	case "reload", "mail", "check":
 	default:
 		return fmt.Sprintf("unknown step kind %q", e.Step)
 	}

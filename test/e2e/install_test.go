@@ -53,11 +53,17 @@ func (r result) changedSteps() []string {
 // returns the host path, so that a test can edit it.
 func (h *Host) copyPlan(dir string) string {
 	h.t.Helper()
+	return h.copyPlanNamed("notifydemo", dir)
+}
+
+// copyPlanNamed copies a shipped plan into the host at dir.
+func (h *Host) copyPlanNamed(name, dir string) string {
+	h.t.Helper()
 	root, err := repoRoot()
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	src := filepath.Join(root, "plans", "notifydemo")
+	src := filepath.Join(root, "plans", name)
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		h.t.Fatal(err)
