@@ -115,6 +115,10 @@ func (r *Run) Creates(key string) bool { return r.created[key] }
 // step's own key, such as the group a user step creates.
 func (r *Run) Will(key string) { r.created[key] = true }
 
+// Note records what a step checked, for the checks after it, as Install does
+// (for callers that run checks themselves, such as a drift report).
+func (r *Run) Note(s Step, c Change) { r.note(s, c) }
+
 func (r *Run) note(s Step, c Change) {
 	if c.Changed() {
 		r.changed[s.Kind()] = true

@@ -42,6 +42,8 @@ type State struct {
 	NeedDaemonReload bool
 	InvocationID     string // hex, empty when the unit never ran
 	FragmentPath     string
+	// ActiveEnter is when the unit last became active (µs since the epoch).
+	ActiveEnter uint64
 
 	// Service properties.
 	Type           string
@@ -87,6 +89,7 @@ func (c *Conn) State(ctx context.Context, unit string) (State, error) {
 	s.SubState, _ = props["SubState"].(string)
 	s.NeedDaemonReload, _ = props["NeedDaemonReload"].(bool)
 	s.FragmentPath, _ = props["FragmentPath"].(string)
+	s.ActiveEnter, _ = props["ActiveEnterTimestamp"].(uint64)
 	if id, ok := props["InvocationID"].([]byte); ok && len(id) > 0 {
 		s.InvocationID = fmt.Sprintf("%x", id)
 	}
