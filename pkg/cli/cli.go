@@ -101,6 +101,8 @@ one can still be uninstalled.
 PLAN is the name of a plan shipped inside notifyctl (default: ` + plans.Default + `), or the
 path of a plan directory or plan file.
 
+Messages go to stderr, in colour on a terminal unless NO_COLOR is set.
+
 ` + exitCodesHelp,
 		Version:       version(),
 		SilenceUsage:  true,
@@ -109,6 +111,13 @@ path of a plan directory or plan file.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usage(err) })
+	root.SetVersionTemplate("{{.Name}} {{.Version}}\n")
+	con := consoleOf(o)
+	pf := root.PersistentFlags()
+	pf.BoolVarP(&con.quiet, "quiet", "q", false, "show only warnings and errors")
+	pf.BoolVarP(&con.verbose, "verbose", "v", false, "also show how long each step took, the diffs install applies and the service's status while it starts")
+	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
+	root.InitDefaultVersionFlag() // now, after -v is taken, so that the man page lists --version
 	root.AddCommand(installCmd(o), uninstallCmd(o), planCmd(o), plansCmd(o), runCmd(o))
 	return root
 }
