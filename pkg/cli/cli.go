@@ -118,7 +118,8 @@ Messages go to stderr, in colour on a terminal unless NO_COLOR is set.
 	pf.BoolVarP(&con.verbose, "verbose", "v", false, "also show how long each step took, the diffs install applies and the service's status while it starts")
 	root.MarkFlagsMutuallyExclusive("quiet", "verbose")
 	root.InitDefaultVersionFlag() // now, after -v is taken, so that the man page lists --version
-	root.AddCommand(installCmd(o), uninstallCmd(o), planCmd(o), plansCmd(o), runCmd(o))
+	root.AddCommand(installCmd(o), uninstallCmd(o), planCmd(o), plansCmd(o), listCmd(o), statusCmd(o), runCmd(o))
+	setupCompletion(root)
 	return root
 }
 

@@ -36,3 +36,12 @@ func TestQuietAndVerboseExclude(t *testing.T) {
 		t.Errorf("-q with -v: exit %d, %q; want 2 and one line", code, stderr)
 	}
 }
+
+func TestHelpListsTheCommands(t *testing.T) {
+	_, out, _ := run(t, "--help")
+	for _, want := range []string{"completion  ", "list  ", "-q, --quiet", "-v, --verbose", "--version", "NO_COLOR"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q:\n%s", want, out)
+		}
+	}
+}
