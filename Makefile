@@ -39,3 +39,10 @@ clean:
 # Medians measured on throwaway systemd hosts, next to the seeds' own approach (root).
 bench: build
 	NOTIFYCTL_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/e2e/
+
+# Man pages, generated from the commands: man/notifyctl.1, man/notifyctl-install.1, ...
+man:
+	rm -rf man
+	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/mangen man >/dev/null
+
+.PHONY: man
