@@ -45,4 +45,12 @@ man:
 	rm -rf man
 	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/mangen man >/dev/null
 
-.PHONY: man
+# The Debian package, dist/notifyctl_VERSION_ARCH.deb: the binary, man pages and completions.
+# Its binary reports the package's version (scripts/mkdeb.sh --print-version, from git describe).
+DEB_VERSION ?= $(shell scripts/mkdeb.sh --print-version)
+
+deb:
+	$(MAKE) --no-print-directory build man VERSION=$(DEB_VERSION)
+	scripts/mkdeb.sh -V $(DEB_VERSION) -o dist $(BIN) man
+
+.PHONY: man deb

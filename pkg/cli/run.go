@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/harden"
 	"github.com/notifyctl/notifyctl/pkg/journal"
 	"github.com/notifyctl/notifyctl/pkg/lint"
 	"github.com/notifyctl/notifyctl/pkg/lock"
@@ -28,6 +29,7 @@ type output struct {
 	Changed  int                 `json:"changed"`
 	Steps    []engine.StepResult `json:"steps"`
 	Warnings []string            `json:"warnings,omitempty"`
+	Exposure *float64            `json:"exposure,omitempty"`
 	Error    string              `json:"error,omitempty"`
 }
 
@@ -113,6 +115,13 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	for _, w := range warnings {
 		rep.log.Warn(w)
 	}
+	exposure, err := checkUnit(ctx, rep, p)
+	if err != nil {
+		if o.json {
+			rep.json(output{Plan: p.Name, Steps: []engine.StepResult{}, Warnings: warnings, Error: err.Error()})
+		}
+		return usage(err)
+	}
 
 	conn, err := connect(ctx)
 	if err != nil {
@@ -144,7 +153,7 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	}
 	run := engine.NewRun(o.dryRun)
 	res, err := eng.Install(ctx, run, planned, o.keep)
-	out := output{Plan: p.Name, OK: err == nil, DryRun: o.dryRun, Changed: res.Changed, Steps: res.Steps, Warnings: warnings}
+	out := output{Plan: p.Name, OK: err == nil, DryRun: o.dryRun, Changed: res.Changed, Steps: res.Steps, Warnings: warnings, Exposure: exposure}
 	if err != nil {
 		out.Error = err.Error()
 		rep.failure(err)
@@ -288,6 +297,36 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 		rep.json(out)
 	}
 	return nil
+}
+
+// checkUnit runs systemd's own checks on the unit and its hardening drop-in
+// before anything is changed: verify, then the exposure score, which must
+// not exceed the plan's maximum. The score is nil when it cannot be had.
+func checkUnit(ctx context.Context, rep *reporter, p *plan.Plan) (*float64, error) {
+	if err := harden.Verify(ctx, p.Unit.Name, p.UnitContent, p.DropIn); err != nil {
+		return nil, fmt.Errorf("%s: unit %s does not verify, nothing was changed: %w", p.Source, p.Unit.Name, err)
+	}
+	score, worst, err := harden.Exposure(ctx, p.Unit.Name, p.UnitContent, p.DropIn)
+	if err != nil {
+		if p.Hardening.MaxExposure != nil {
+			return nil, fmt.Errorf("%s: hardening.max_exposure is set but the exposure cannot be measured: %w", p.Source, err)
+		}
+		rep.log.Warn("exposure not measured", "err", err)
+		return nil, nil
+	}
+	profile := p.Hardening.Profile
+	if profile == "" {
+		profile = harden.DefaultProfile
+	}
+	rep.log.Info(fmt.Sprintf("exposure %.1f (systemd-analyze security)", score), "profile", profile)
+	if m := p.Hardening.MaxExposure; m != nil && score > *m {
+		if len(worst) > 5 {
+			worst = worst[:5]
+		}
+		return &score, fmt.Errorf("%s: unit %s has an exposure of %.1f, above hardening.max_exposure %.1f, nothing was changed; worst: %s",
+			p.Source, p.Unit.Name, score, *m, strings.Join(worst, "; "))
+	}
+	return &score, nil
 }
 
 // journalProblems lists why a journal cannot be trusted as it is: records

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/notifyctl/notifyctl/pkg/harden"
 )
 
 // FileName is the name of the plan file inside a plan directory.
@@ -46,6 +48,8 @@ type Plan struct {
 	// Data are paths the service itself creates (its StateDirectory=,
 	// LogsDirectory=): kept on uninstall unless --purge.
 	Data []string `yaml:"data"`
+	// Hardening is the sandbox the unit gets, as a drop-in.
+	Hardening Hardening `yaml:"hardening"`
 
 	// Origin says where the plan came from: "embedded:NAME" or a path.
 	Origin string `yaml:"-"`
@@ -53,7 +57,36 @@ type Plan struct {
 	Source string `yaml:"-"`
 	// UnitContent is the unit file's content.
 	UnitContent []byte `yaml:"-"`
+	// DropIn is the hardening drop-in for the unit; empty with profile none.
+	DropIn []byte `yaml:"-"`
 }
+
+// Hardening selects a hardening profile for the unit and what the app needs
+// relaxed; notifyctl writes it as a drop-in next to the unit.
+type Hardening struct {
+	// Profile is "strict" (the default) or "none".
+	Profile string `yaml:"profile"`
+	// Disable lists directives of the profile the app cannot run with.
+	Disable []string `yaml:"disable"`
+	// ReadWritePaths stay writable under ProtectSystem=strict.
+	ReadWritePaths   []string `yaml:"read_write_paths"`
+	StateDirectory   string   `yaml:"state_directory"`
+	LogsDirectory    string   `yaml:"logs_directory"`
+	RuntimeDirectory string   `yaml:"runtime_directory"`
+	// BindPrivilegedPort lets the service listen below port 1024.
+	BindPrivilegedPort bool `yaml:"bind_privileged_port"`
+	// IPAddressAllow confines the service's traffic to these prefixes.
+	IPAddressAllow []string `yaml:"ip_address_allow"`
+	// DenyWriteExecute adds MemoryDenyWriteExecute=yes.
+	DenyWriteExecute bool   `yaml:"deny_write_execute"`
+	UMask            string `yaml:"umask"`
+	// MaxExposure, when set, is the highest `systemd-analyze security` score
+	// install accepts; above it, nothing is changed.
+	MaxExposure *float64 `yaml:"max_exposure"`
+}
+
+// DropInPath is where the hardening drop-in goes.
+func (p *Plan) DropInPath() string { return harden.DropInPath(p.Unit.Name) }
 
 // User is the system user (and its group) the service runs as.
 type User struct {
@@ -505,6 +538,19 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 		return fail("unit.source", "%v", err)
 	}
 	p.UnitContent = content
+	hd := p.Hardening
+	p.DropIn, err = harden.DropIn(harden.Options{
+		Profile: hd.Profile, Disable: hd.Disable, ReadWritePaths: hd.ReadWritePaths,
+		StateDirectory: hd.StateDirectory, LogsDirectory: hd.LogsDirectory, RuntimeDirectory: hd.RuntimeDirectory,
+		BindPrivilegedPort: hd.BindPrivilegedPort, IPAddressAllow: hd.IPAddressAllow,
+		DenyWriteExecute: hd.DenyWriteExecute, UMask: hd.UMask,
+	})
+	if err != nil {
+		return fail("hardening", "%v", err)
+	}
+	if m := hd.MaxExposure; m != nil && (*m < 0 || *m > 10) {
+		return fail("hardening.max_exposure", "must be between 0 and 10 (systemd-analyze security's scale)")
+	}
 	if p.Readiness.Timeout == 0 {
 		p.Readiness.Timeout = Duration(DefaultTimeout)
 	}

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"path"
 	"time"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
@@ -28,6 +29,11 @@ func ForPlan(h *Host, p *plan.Plan) []engine.Step {
 		s = append(s, NewFile(h, f.Dest, f.Content, uint32(f.Mode), f.Owner, f.Group))
 	}
 	s = append(s, NewUnitFile(h, p.Unit.Path(), p.UnitContent))
+	if len(p.DropIn) > 0 {
+		s = append(s,
+			&Directory{H: h, Path: path.Dir(p.DropInPath()), Mode: 0o755, Owner: "root", Group: "root"},
+			NewUnitFile(h, p.DropInPath(), p.DropIn))
+	}
 	for _, c := range p.Checks {
 		s = append(s, &Check{H: h, Name: c.Name, Run: c.Run, User: c.User, Dir: c.Dir})
 	}

@@ -53,6 +53,9 @@ files:
     mode: "0644"
 unit:
   name: demo.service
+# The hardening drop-in has tests of its own (TestHardeningDropIn).
+hardening:
+  profile: none
 readiness:
   timeout: TIMEOUT
   http: http://127.0.0.1:5001/health
@@ -412,6 +415,9 @@ func TestEmbeddedPlanInstalls(t *testing.T) {
 		"file /opt/notifydemo/app.py = create",
 		"file /opt/notifydemo/notifyctl = create",
 		"unit /etc/systemd/system/notifydemo.service = create",
+		// The strict hardening profile, as a drop-in written before the one reload.
+		"directory /etc/systemd/system/notifydemo.service.d = create",
+		"unit /etc/systemd/system/notifydemo.service.d/50-notifyctl-hardening.conf = create",
 		"autostart notifydemo.service = enable",
 		"systemd = daemon-reload",
 		"service notifydemo.service = start",
@@ -1259,5 +1265,31 @@ func TestExistingUserWithANewGroup(t *testing.T) {
 	equal(t, "accounts", f.acc.Calls, []string{"groupadd demo-grp", "groupdel demo-grp"})
 	if u, ok := f.acc.Users["demo"]; !ok || u.comment != "the admin's" {
 		t.Errorf("the admin's user was not kept: %+v", u)
+	}
+}
+
+// The hardening drop-in is written next to the unit, before the one reload;
+// uninstall removes it and its directory.
+func TestHardeningDropIn(t *testing.T) {
+	f := newFixture(t)
+	p, err := plan.Resolve("", plans.FS, plans.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetSelf([]byte("#!notifyctl\n"))
+	f.pkgs.Installed["python3-flask"] = true
+	f.mustInstall(p)
+	dropIn := "/etc/systemd/system/notifydemo.service.d/50-notifyctl-hardening.conf"
+	if got := f.read(dropIn); got != string(p.DropIn) || !strings.Contains(got, "ProtectSystem=strict") {
+		t.Errorf("drop-in holds %q", got)
+	}
+	if got, want := f.stat(dropIn), "file 0644 "+f.owner("root"); got != want {
+		t.Errorf("drop-in: %s, want %s", got, want)
+	}
+	if err := f.uninstall(&engine.Undo{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(f.path("/etc/systemd/system/notifydemo.service.d")); !os.IsNotExist(err) {
+		t.Errorf("the drop-in directory is left after uninstall: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/harden"
 	"github.com/notifyctl/notifyctl/pkg/journal"
 	"github.com/notifyctl/notifyctl/pkg/plan"
 )
@@ -23,9 +24,22 @@ func Validate(entries []journal.Entry) map[int]string {
 	return bad
 }
 
+// dropInDir says whether p is a unit's drop-in directory, which notifyctl
+// creates for its hardening drop-in.
+func dropInDir(p string) bool {
+	return path.Dir(p) == plan.UnitDir && strings.HasSuffix(p, ".d") && plan.ValidUnit(strings.TrimSuffix(path.Base(p), ".d"))
+}
+
 func validate(e journal.Entry) string {
 	switch e.Step {
-	case "file", "directory":
+	case "directory":
+		if dropInDir(e.Key) {
+			break
+		}
+		if err := plan.CheckDest(e.Key); err != nil {
+			return err.Error()
+		}
+	case "file":
 		if err := plan.CheckDest(e.Key); err != nil {
 			return err.Error()
 		}
@@ -33,6 +47,9 @@ func validate(e journal.Entry) string {
 			return fmt.Sprintf("%s is a unit path, not a plan file", e.Key)
 		}
 	case "unit":
+		if dropInDir(path.Dir(e.Key)) && path.Base(e.Key) == harden.DropInName {
+			break
+		}
 		if path.Dir(e.Key) != plan.UnitDir || !plan.ValidUnit(path.Base(e.Key)) {
 			return fmt.Sprintf("%s is not a unit file a plan may install", e.Key)
 		}
