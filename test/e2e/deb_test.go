@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -36,7 +38,7 @@ func buildDeb(t *testing.T, version string) string {
 	man := filepath.Join(work, "man")
 	run("go", "run", "-ldflags", "-X github.com/notifyctl/notifyctl/pkg/cli.Version="+version, "./cmd/mangen", man)
 	deb := strings.TrimSpace(run("scripts/mkdeb.sh", "-V", version, "-o", work, binPath(t), man))
-	if want := filepath.Join(work, "notifyctl_"+version+"_amd64.deb"); deb != want {
+	if want := filepath.Join(work, "notifyctl_"+version+"_"+runtime.GOARCH+".deb"); deb != want {
 		t.Fatalf("mkdeb.sh wrote %q, want %q", deb, want)
 	}
 	return deb
@@ -69,7 +71,7 @@ func TestDebianPackage(t *testing.T) {
 		"/usr/share/fish/vendor_completions.d/notifyctl.fish",
 		"/usr/share/doc/notifyctl/copyright",
 	} {
-		if !contains(files, want) {
+		if !slices.Contains(files, want) {
 			t.Errorf("the package has no %s", want)
 		}
 		if _, _, code := h.Run("test", "-f", want); code != 0 {
@@ -120,13 +122,4 @@ func TestDebianPackage(t *testing.T) {
 	if _, _, code := h.Run("sh", "-c", "command -v notifyctl"); code == 0 {
 		t.Errorf("notifyctl is still on the PATH after dpkg -r")
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, l := range list {
-		if l == s {
-			return true
-		}
-	}
-	return false
 }
