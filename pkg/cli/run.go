@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/fsutil"
 	"github.com/notifyctl/notifyctl/pkg/harden"
 	"github.com/notifyctl/notifyctl/pkg/journal"
 	"github.com/notifyctl/notifyctl/pkg/lint"
@@ -115,14 +116,21 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	for _, w := range warnings {
 		rep.log.Warn(w)
 	}
-	exposure, err := checkUnit(ctx, rep, p)
-	if err != nil {
-		if o.json {
-			rep.json(output{Plan: p.Name, Steps: []engine.StepResult{}, Warnings: warnings, Error: err.Error()})
-		}
-		return usage(err)
+	// systemd's checks of the unit (verify, exposure) take a few tens of
+	// milliseconds: when the unit or its drop-in will be written, and in a
+	// preview, they start now and are awaited before the first change.
+	type unitResult struct {
+		exposure *float64
+		err      error
 	}
-
+	var unitChecked chan unitResult
+	if o.dryRun || !unitInstalled(p) {
+		unitChecked = make(chan unitResult, 1)
+		go func() {
+			e, err := checkUnit(ctx, rep, p)
+			unitChecked <- unitResult{e, err}
+		}()
+	}
 	conn, err := connect(ctx)
 	if err != nil {
 		return err
@@ -131,19 +139,49 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	h := newHost(conn)
 	eng := &engine.Engine{Undoers: steps.Undoers(h), Report: rep}
 	planned := steps.ForPlan(h, p)
+	var checked []engine.Checked
 	if !o.dryRun {
 		l, err := acquire(ctx, o, rep, "install "+p.Name)
 		if err != nil {
 			return err
 		}
 		defer l.Release()
-		if err := engine.Preflight(ctx, planned); err != nil {
+		checked, err = engine.Preflight(ctx, planned)
+		if err != nil {
 			err = fmt.Errorf("%s: %w; nothing was changed", p.Source, err)
 			if o.json {
 				rep.json(output{Plan: p.Name, Steps: []engine.StepResult{}, Error: err.Error()})
 			}
 			return usage(err)
 		}
+	}
+	// systemd's checks of the unit: always in a preview, and before an
+	// install that writes the unit or its drop-in.
+	var exposure *float64
+	if unitChecked == nil && engine.Changes(checked, "unit") {
+		// The unit changed between the quick look and the checks.
+		unitChecked = make(chan unitResult, 1)
+		e, err := checkUnit(ctx, rep, p)
+		unitChecked <- unitResult{e, err}
+	}
+	if unitChecked != nil {
+		r := <-unitChecked
+		if exposure, err = r.exposure, r.err; err != nil {
+			if o.json {
+				rep.json(output{Plan: p.Name, Steps: []engine.StepResult{}, Warnings: warnings, Error: err.Error()})
+			}
+			return usage(err)
+		}
+	}
+	if !o.dryRun && !engine.Changes(checked) {
+		res := eng.UpToDate(checked)
+		rep.log.Info(fmt.Sprintf("%s is up to date: 0 changed, nothing restarted", p.Name))
+		if o.json {
+			rep.json(output{Plan: p.Name, OK: true, Steps: res.Steps, Warnings: warnings})
+		}
+		return nil
+	}
+	if !o.dryRun {
 		j, err := journal.Open(p.Name, true)
 		if err != nil {
 			return failed(err)
@@ -303,10 +341,13 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 // before anything is changed: verify, then the exposure score, which must
 // not exceed the plan's maximum. The score is nil when it cannot be had.
 func checkUnit(ctx context.Context, rep *reporter, p *plan.Plan) (*float64, error) {
-	if err := harden.Verify(ctx, p.Unit.Name, p.UnitContent, p.DropIn); err != nil {
-		return nil, fmt.Errorf("%s: unit %s does not verify, nothing was changed: %w", p.Source, p.Unit.Name, err)
-	}
+	// Two runs of systemd-analyze, side by side.
+	verified := make(chan error, 1)
+	go func() { verified <- harden.Verify(ctx, p.Unit.Name, p.UnitContent, p.DropIn) }()
 	score, worst, err := harden.Exposure(ctx, p.Unit.Name, p.UnitContent, p.DropIn)
+	if verr := <-verified; verr != nil {
+		return nil, fmt.Errorf("%s: unit %s does not verify, nothing was changed: %w", p.Source, p.Unit.Name, verr)
+	}
 	if err != nil {
 		if p.Hardening.MaxExposure != nil {
 			return nil, fmt.Errorf("%s: hardening.max_exposure is set but the exposure cannot be measured: %w", p.Source, err)
@@ -327,6 +368,19 @@ func checkUnit(ctx context.Context, rep *reporter, p *plan.Plan) (*float64, erro
 			p.Source, p.Unit.Name, score, *m, strings.Join(worst, "; "))
 	}
 	return &score, nil
+}
+
+// unitInstalled says whether the unit file and its drop-in on disk are the
+// plan's already (then systemd's checks of them ran when they were written).
+func unitInstalled(p *plan.Plan) bool {
+	if same, err := fsutil.Equal(p.Unit.Path(), p.UnitContent); err != nil || !same {
+		return false
+	}
+	if len(p.DropIn) == 0 {
+		return true
+	}
+	same, err := fsutil.Equal(p.DropInPath(), p.DropIn)
+	return err == nil && same
 }
 
 // journalProblems lists why a journal cannot be trusted as it is: records

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/notifyctl/notifyctl/pkg/failpoint"
 	"github.com/notifyctl/notifyctl/pkg/journal"
@@ -209,16 +210,48 @@ func (e *Engine) Install(ctx context.Context, r *Run, steps []Step, keep bool) (
 // Preflight checks every step as a preview would, without reporting, so that
 // a host a plan cannot be applied to (a symlink in the way, a missing owner,
 // a masked unit) is refused before anything is changed.
-func Preflight(ctx context.Context, steps []Step) error {
+func Preflight(ctx context.Context, steps []Step) ([]Checked, error) {
 	r := NewRun(true)
+	var out []Checked
 	for _, s := range steps {
 		c, err := s.Check(ctx, r)
 		if err != nil {
-			return &StepError{Step: Name(s), Err: err}
+			return nil, &StepError{Step: Name(s), Err: err}
 		}
 		r.note(s, c)
+		out = append(out, Checked{Step: s, Change: c})
 	}
-	return nil
+	return out, nil
+}
+
+// Checked is a step with what its check found.
+type Checked struct {
+	Step   Step
+	Change Change
+}
+
+// Changes says whether any of the checked steps, of the given kinds (any
+// kind when none is given), would change the host.
+func Changes(checked []Checked, kinds ...string) bool {
+	for _, c := range checked {
+		if c.Change.Changed() && (len(kinds) == 0 || slices.Contains(kinds, c.Step.Kind())) {
+			return true
+		}
+	}
+	return false
+}
+
+// UpToDate reports steps a preflight found with nothing to do, as Install
+// would have, without touching the journal: a rerun that changes nothing
+// costs one round of checks.
+func (e *Engine) UpToDate(checked []Checked) Result {
+	var res Result
+	for _, c := range checked {
+		name := Name(c.Step)
+		e.Report.Step(name, c.Change, false, nil)
+		res.Steps = append(res.Steps, StepResult{Name: name, Action: "none", Detail: c.Change.Detail})
+	}
+	return res
 }
 
 // apply journals the intent, acts, and journals the outcome.

@@ -533,11 +533,15 @@ func TestPreflight(t *testing.T) {
 		&setStep{w: w, key: "dir", want: "1"},
 		&needStep{setStep: setStep{w: w, key: "file", want: "1"}, need: "dir"},
 	}
-	if err := engine.Preflight(ctx, ok); err != nil {
+	checked, err := engine.Preflight(ctx, ok)
+	if err != nil {
 		t.Errorf("Preflight: %v; a step may count on what an earlier one creates", err)
 	}
+	if len(checked) != 2 || !engine.Changes(checked) || engine.Changes(checked, "other-kind") {
+		t.Errorf("Preflight found %+v", checked)
+	}
 	bad := errors.New("in the way")
-	err := engine.Preflight(ctx, []engine.Step{
+	_, err = engine.Preflight(ctx, []engine.Step{
 		&setStep{w: w, key: "a", want: "1"},
 		&needStep{setStep: setStep{w: w, key: "file", want: "1"}, need: "nodir"},
 		&setStep{w: w, key: "c", want: "1", checkErr: bad},
@@ -546,7 +550,7 @@ func TestPreflight(t *testing.T) {
 	if !errors.As(err, &se) || se.Step != "set file" || !strings.Contains(err.Error(), "nodir is missing") {
 		t.Errorf("Preflight = %v, want a StepError for set file", err)
 	}
-	err = engine.Preflight(ctx, []engine.Step{&setStep{w: w, key: "a", want: "1"}, &setStep{w: w, key: "c", want: "1", checkErr: bad}})
+	_, err = engine.Preflight(ctx, []engine.Step{&setStep{w: w, key: "a", want: "1"}, &setStep{w: w, key: "c", want: "1", checkErr: bad}})
 	if !errors.As(err, &se) || se.Step != "set c" || !errors.Is(err, bad) {
 		t.Errorf("Preflight = %v, want a StepError for set c", err)
 	}

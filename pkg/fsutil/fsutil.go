@@ -11,6 +11,7 @@
 package fsutil
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -78,14 +79,59 @@ func ReadFile(path string, max int64) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(data)) > max {
+	if fi.Size() > max {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
 	}
-	return data, nil
+	// Read into a buffer of the file's size (one allocation, where growing
+	// one would copy a large file many times), plus one byte to see growth.
+	buf := bytes.NewBuffer(make([]byte, 0, fi.Size()+1))
+	if _, err := buf.ReadFrom(io.LimitReader(f, max+1)); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(buf.Len()) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
+	}
+	return buf.Bytes(), nil
+}
+
+// Equal says whether the regular file at path holds exactly want, reading it
+// in chunks without following symlinks: comparing a large file that has not
+// changed costs no allocation of its size.
+func Equal(path string, want []byte) (bool, error) {
+	dfd, name, err := openParent(path)
+	if err != nil {
+		return false, err
+	}
+	defer unix.Close(dfd)
+	fd, err := openObject(dfd, name, path)
+	if err != nil {
+		return false, err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() != int64(len(want)) {
+		return false, nil
+	}
+	chunk := make([]byte, 256<<10)
+	for off := 0; ; {
+		n, err := f.Read(chunk)
+		if n > 0 {
+			if off+n > len(want) || !bytes.Equal(chunk[:n], want[off:off+n]) {
+				return false, nil
+			}
+			off += n
+		}
+		if err == io.EOF {
+			return off == len(want), nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", path, err)
+		}
+	}
 }
 
 // WriteFile atomically replaces the file at path with data, owned by uid:gid

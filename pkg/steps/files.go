@@ -66,7 +66,6 @@ func (f *File) Check(ctx context.Context, r *engine.Run) (engine.Change, error) 
 	if err != nil {
 		return engine.Change{}, err
 	}
-	sum := fsutil.Sum(f.Content)
 	if !info.Exists {
 		if err := parentReady(f.H, r, f.Dest); err != nil {
 			return engine.Change{}, err
@@ -75,7 +74,7 @@ func (f *File) Check(ctx context.Context, r *engine.Run) (engine.Change, error) 
 			Action: "create",
 			Detail: fmt.Sprintf("%s %s:%s %d bytes", modeString(f.Mode), f.Owner, f.Group, len(f.Content)),
 			Diff:   unified(f.Dest, nil, f.Content),
-			Before: pathBefore{Wrote: sum},
+			Before: pathBefore{Wrote: fsutil.Sum(f.Content)},
 		}, nil
 	}
 	if info.IsSymlink {
@@ -84,14 +83,17 @@ func (f *File) Check(ctx context.Context, r *engine.Run) (engine.Change, error) 
 	if !info.IsRegular {
 		return engine.Change{}, fmt.Errorf("%s exists and is not a regular file", f.Dest)
 	}
-	current, err := fsutil.ReadFile(p, maxRead)
+	same, err := fsutil.Equal(p, f.Content)
 	if err != nil {
 		return engine.Change{}, err
 	}
-	before := pathBefore{Exists: true, Mode: info.Mode, UID: info.UID, GID: info.GID, Wrote: sum}
 	var what []string
-	c := engine.Change{Action: "update", Before: before}
-	if string(current) != string(f.Content) {
+	c := engine.Change{Action: "update"}
+	if !same {
+		current, err := fsutil.ReadFile(p, maxRead)
+		if err != nil {
+			return engine.Change{}, err
+		}
 		what = append(what, "content")
 		c.Diff = unified(f.Dest, current, f.Content)
 		c.Backup = current
@@ -105,6 +107,9 @@ func (f *File) Check(ctx context.Context, r *engine.Run) (engine.Change, error) 
 	if len(what) == 0 {
 		return engine.Change{}, nil
 	}
+	// Hashing a large file (the notifyctl binary) costs more than comparing
+	// it: only a change needs the hash, for the journal.
+	c.Before = pathBefore{Exists: true, Mode: info.Mode, UID: info.UID, GID: info.GID, Wrote: fsutil.Sum(f.Content)}
 	c.Detail = strings.Join(what, ", ")
 	return c, nil
 }

@@ -1219,7 +1219,7 @@ func TestPreflightRefusesAHostBeforeAnyChange(t *testing.T) {
 	p := loadPlan(t, version{})
 	// On a fresh host every step can be applied: later steps count on what
 	// earlier ones create (the user, the directories).
-	if err := engine.Preflight(ctx, steps.ForPlan(f.h, p)); err != nil {
+	if _, err := engine.Preflight(ctx, steps.ForPlan(f.h, p)); err != nil {
 		t.Fatalf("Preflight on a fresh host: %v", err)
 	}
 	outside := filepath.Join(filepath.Dir(f.root), "elsewhere")
@@ -1233,7 +1233,7 @@ func TestPreflightRefusesAHostBeforeAnyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := listing(t, f.root)
-	err := engine.Preflight(ctx, steps.ForPlan(f.h, p))
+	_, err := engine.Preflight(ctx, steps.ForPlan(f.h, p))
 	var se *engine.StepError
 	if !errors.As(err, &se) || se.Step != "directory /opt/demo/data" || !errors.Is(err, fsutil.ErrSymlink) {
 		t.Errorf("Preflight with a symlink in the way: %v", err)
