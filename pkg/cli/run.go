@@ -137,6 +137,7 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	}
 	defer conn.Close()
 	h := newHost(conn)
+	h.Waiting = rep.Waiting
 	eng := &engine.Engine{Undoers: steps.Undoers(h), Report: rep}
 	planned := steps.ForPlan(h, p)
 	var checked []engine.Checked

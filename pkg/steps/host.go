@@ -4,6 +4,7 @@ package steps
 
 import (
 	"context"
+	"time"
 	"path/filepath"
 
 	"github.com/notifyctl/notifyctl/pkg/systemd"
@@ -24,6 +25,9 @@ type Host struct {
 	Probe func(ctx context.Context, url string) error
 	// Mailer sends the confirmation mail; nil when there is none.
 	Mailer Mailer
+	// Waiting, when set, hears every 250 ms while the start step waits for
+	// the service: the elapsed time and the service's StatusText.
+	Waiting func(name string, elapsed time.Duration, status string)
 	// Exec runs a command as user ("" for root) in dir and returns its
 	// combined output.
 	Exec func(ctx context.Context, user, dir string, argv []string) (string, error)

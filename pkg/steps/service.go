@@ -160,6 +160,9 @@ func (s *Start) Apply(ctx context.Context, r *engine.Run, c engine.Change) error
 		start = s.H.Systemd.Restart
 	}
 	failpoint.Inject("start.before-job")
+	if s.H.Waiting != nil {
+		defer s.watch(ctx)()
+	}
 	result, err := start(ctx, s.Unit)
 	failpoint.Inject("start.after-job")
 	if err != nil {
@@ -181,6 +184,34 @@ func (s *Start) Apply(ctx context.Context, r *engine.Run, c engine.Change) error
 		}
 	}
 	return nil
+}
+
+// watch tells H.Waiting how the start goes, every 250 ms, until the returned
+// function is called (which waits for the last report).
+func (s *Start) watch(ctx context.Context) (stop func()) {
+	t0 := time.Now()
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				st, _ := s.H.Systemd.State(ctx, s.Unit)
+				s.H.Waiting(engine.DisplayName("start", s.Unit), time.Since(t0), st.StatusText)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
+	}
 }
 
 // waitHTTP probes the URL until it answers or ctx ends, quickly at first.

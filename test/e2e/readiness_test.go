@@ -187,3 +187,32 @@ func TestPlanWarnsAboutFragileReadiness(t *testing.T) {
 		t.Errorf("plan of notifydemo warns:\n%s", stderr)
 	}
 }
+
+// On a terminal, install shows a live line while it waits for the service,
+// and erases it before the step's own line; NO_COLOR means no escapes.
+func TestLiveLineWhileWaiting(t *testing.T) {
+	h := NewHost(t)
+	dir := h.copyPlan("/root/plan")
+	h.editPlanFile(dir+"/app.py", func(s string) string {
+		return strings.Replace(s, "app = Flask(__name__)", "import time\ntime.sleep(2)\napp = Flask(__name__)", 1)
+	})
+	out := h.MustRun("env", "TERM=xterm-256color", "NO_COLOR=1", "script", "-qec", "notifyctl install "+dir, "/dev/null")
+	if !strings.Contains(out, "\r     waiting  service notifydemo.service") {
+		t.Errorf("no live line while install waited:\n%q", out)
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("escape sequences despite NO_COLOR:\n%q", out)
+	}
+	if !strings.Contains(out, "started  service notifydemo.service") {
+		t.Errorf("install did not finish:\n%q", out)
+	}
+	// Without a terminal, nothing animated.
+	h.notifyctlJSON(0, "uninstall", dir)
+	_, stderr, _ := h.Notifyctl("install", dir)
+	if !strings.Contains(stderr, "started  service") {
+		t.Fatalf("the second install did not start the service:\n%s", stderr)
+	}
+	if strings.Contains(stderr, "\r") {
+		t.Errorf("a live line on a pipe:\n%q", stderr)
+	}
+}
