@@ -19,24 +19,21 @@ import (
 
 const benchRuns = 7
 
-// copyTestdata copies testdata/NAME into the host at dir.
+// copyTestdata copies testdata/NAME into the host at dir; the seed's set-up
+// runs notifydemo's own app.py, copied from the shipped plan.
 func (h *Host) copyTestdata(name, dir string) {
 	h.t.Helper()
-	src := filepath.Join("testdata", name)
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+	h.copyDir(filepath.Join("testdata", name), dir)
+	if name == "seedwrapper" {
+		root, err := repoRoot()
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		mode := os.FileMode(0o644)
-		if strings.HasSuffix(e.Name(), ".sh") {
-			mode = 0o755
+		app, err := os.ReadFile(filepath.Join(root, "plans", "notifydemo", "app.py"))
+		if err != nil {
+			h.t.Fatal(err)
 		}
-		h.WriteFile(filepath.Join(dir, e.Name()), data, mode)
+		h.WriteFile(dir+"/app.py", app, 0o644)
 	}
 }
 

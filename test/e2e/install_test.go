@@ -63,7 +63,14 @@ func (h *Host) copyPlanNamed(name, dir string) string {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	src := filepath.Join(root, "plans", name)
+	h.copyDir(filepath.Join(root, "plans", name), dir)
+	return dir
+}
+
+// copyDir copies the files of src into the host at dir; scripts (*.sh) are
+// executable.
+func (h *Host) copyDir(src, dir string) {
+	h.t.Helper()
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		h.t.Fatal(err)
@@ -73,9 +80,12 @@ func (h *Host) copyPlanNamed(name, dir string) string {
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		h.WriteFile(filepath.Join(dir, e.Name()), data, 0o644)
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(e.Name(), ".sh") {
+			mode = 0o755
+		}
+		h.WriteFile(filepath.Join(dir, e.Name()), data, mode)
 	}
-	return dir
 }
 
 // editPlanFile rewrites a file of a plan copied into the host.
