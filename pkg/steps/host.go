@@ -4,8 +4,8 @@ package steps
 
 import (
 	"context"
-	"time"
 	"path/filepath"
+	"time"
 
 	"github.com/notifyctl/notifyctl/pkg/systemd"
 )
