@@ -56,6 +56,12 @@ const exitCodesHelp = `Exit codes:
 func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first SIGINT or SIGTERM ends the run cleanly (an install rolls back);
+	// a second one kills notifyctl as usual.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -41,10 +41,10 @@ func needRoot(what string) error {
 	return nil
 }
 
-// connect opens the one D-Bus connection a command uses. It lives as long as
-// ctx: the connection is closed when ctx ends.
+// connect opens the one D-Bus connection a command uses. An interrupt that
+// cancels ctx must not close it: a rollback still needs it.
 func connect(ctx context.Context) (*systemd.Conn, error) {
-	conn, err := systemd.Connect(ctx)
+	conn, err := systemd.Connect(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, failed(err)
 	}
@@ -282,7 +282,11 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 		}
 		return nil
 	}
-	j, err := journal.Open(name, true)
+	open := func() (*journal.Journal, error) { return journal.Open(name, true) }
+	if o.dryRun {
+		open = func() (*journal.Journal, error) { return journal.OpenReadOnly(name) }
+	}
+	j, err := open()
 	if err != nil {
 		return failed(err)
 	}

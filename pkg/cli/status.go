@@ -96,7 +96,7 @@ func runStatus(ctx context.Context, o *options, arg string) error {
 		return &ExitError{Code: ExitNotInstalled, Err: silent}
 	}
 	out.Installed = true
-	j, err := journal.Open(p.Name, false)
+	j, err := journal.OpenReadOnly(p.Name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return failed(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/notifyctl/notifyctl/pkg/failpoint"
 	"github.com/notifyctl/notifyctl/pkg/journal"
@@ -188,7 +189,10 @@ func (e *Engine) Install(ctx context.Context, r *Run, steps []Step, keep bool) (
 				}
 				return res, failure
 			}
-			if rbErr := e.Rollback(ctx, r.ID); rbErr != nil {
+			// An interrupt ends the run, not its rollback.
+			rbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+			defer cancel()
+			if rbErr := e.Rollback(rbCtx, r.ID); rbErr != nil {
 				return res, errors.Join(failure, &RollbackError{Err: rbErr})
 			}
 			return res, failure
@@ -314,6 +318,12 @@ type Undo struct {
 	Skip map[int]string
 	// Left lists what was not undone because it was skipped.
 	Left []string
+	// later holds, per entry undone for a resource, the resource's later
+	// entries, retired with it.
+	later map[int][]int
+	// Kept counts what uninstall kept as the administrator's (edited files,
+	// data): the user that owns them is kept too.
+	Kept int
 	// latest holds, per resource, the last live entry: what notifyctl last
 	// did to it (an undo function compares the host with that).
 	latest map[string]journal.Entry
@@ -375,33 +385,39 @@ func (e *Engine) Uninstall(ctx context.Context, u *Undo) error {
 			u.NeedReload = true
 		}
 	}
-	first := map[string]bool{}
+	// Each resource is undone once, from its first entry: the state before
+	// the first run that changed it. Its later entries are retired with it,
+	// as soon as it is undone, so that a uninstall that fails halfway can be
+	// run again. Kinds whose entries are independent of each other (a user
+	// step may create a different group each run) undo every entry.
+	first := map[string]int{}
+	u.later = map[int][]int{}
 	var entries []journal.Entry
+	skipped := map[string]bool{}
 	for _, en := range live {
 		id := en.Step + "\x00" + en.Key
-		if why, ok := u.Skip[en.Seq]; ok {
-			first[id] = true
-			e.Report.Note("left %s: journal entry %d refused: %s", DisplayName(en.Step, en.Key), en.Seq, why)
-			u.Left = append(u.Left, DisplayName(en.Step, en.Key))
+		if why, ok := u.Skip[en.Seq]; ok || skipped[id] {
+			if !skipped[id] {
+				e.Report.Note("left %s: journal entry %d refused: %s", DisplayName(en.Step, en.Key), en.Seq, why)
+				u.Left = append(u.Left, DisplayName(en.Step, en.Key))
+			}
+			skipped[id] = true
 			continue
 		}
-		if !first[id] {
-			first[id] = true
-			entries = append(entries, en)
+		if seq, ok := first[id]; ok && !everyEntry[en.Step] {
+			u.later[seq] = append(u.later[seq], en.Seq)
+			continue
 		}
+		first[id] = en.Seq
+		entries = append(entries, en)
 	}
 	u.Journal, u.Report = e.Journal, e.Report
-	if err := e.undo(ctx, entries, u); err != nil || u.DryRun {
-		return err
-	}
-	// Later entries for the same resources are covered by the first ones.
-	for _, en := range e.Journal.Live() {
-		if err := e.Journal.Undone(en.Seq); err != nil {
-			return err
-		}
-	}
-	return nil
+	return e.undo(ctx, entries, u)
 }
+
+// everyEntry are the step kinds whose every journal entry is undone, not
+// only a resource's first: each may record something the others do not.
+var everyEntry = map[string]bool{"user": true}
 
 // undo reverts entries in reverse order, then finishes.
 func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) error {
@@ -429,6 +445,11 @@ func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) err
 			continue
 		}
 		failpoint.Inject("engine.after-undo")
+		for _, seq := range u.later[en.Seq] {
+			if err := e.Journal.Undone(seq); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
+		}
 		if err := e.Journal.Undone(en.Seq); err != nil {
 			return errors.Join(append(errs, err)...)
 		}

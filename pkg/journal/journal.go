@@ -83,6 +83,8 @@ type Journal struct {
 	// broken is the first line whose Sum does not follow from the records
 	// before it (0: the chain holds).
 	broken int
+	// readOnly journals are only read: nothing is cut, nothing appended.
+	readOnly bool
 }
 
 func (j *Journal) lastSum() string {
@@ -139,11 +141,36 @@ func OpenDir(dir string, create bool) (*Journal, error) {
 	if create {
 		flags |= os.O_CREATE
 	}
+	return open(dir, file, flags)
+}
+
+// OpenReadOnly opens a plan's journal to read it only, as status and
+// previews do: it creates nothing, and leaves a torn last record alone (it
+// may be one an install is writing right now).
+func OpenReadOnly(plan string) (*Journal, error) {
+	dir := Dir(plan)
+	file := filepath.Join(dir, "journal")
+	info, err := fsutil.Stat(file)
+	if err != nil {
+		return nil, err
+	}
+	if info.IsSymlink {
+		return nil, fmt.Errorf("%s: %w", file, fsutil.ErrSymlink)
+	}
+	j, err := open(dir, file, os.O_RDONLY|syscall.O_NOFOLLOW)
+	if err != nil {
+		return nil, err
+	}
+	j.readOnly = true
+	return j, nil
+}
+
+func open(dir, file string, flags int) (*Journal, error) {
 	f, err := os.OpenFile(file, flags, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	j := &Journal{dir: dir, f: f, next: 1}
+	j := &Journal{dir: dir, f: f, next: 1, readOnly: flags&(os.O_RDWR|os.O_WRONLY) == 0}
 	if err := j.load(); err != nil {
 		f.Close()
 		return nil, err
@@ -186,7 +213,7 @@ func (j *Journal) load() error {
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("%s: line %d: %w", j.Path(), len(j.recs)+1, err)
 	}
-	if good < len(data) {
+	if good < len(data) && !j.readOnly {
 		if err := j.f.Truncate(int64(good)); err != nil {
 			return fmt.Errorf("cut torn journal record: %w", err)
 		}
@@ -202,6 +229,9 @@ func (j *Journal) Close() error { return j.f.Close() }
 
 // append writes r durably and returns its sequence number.
 func (j *Journal) append(r Record) (int, error) {
+	if j.readOnly {
+		return 0, fmt.Errorf("%s is open read-only", j.Path())
+	}
 	r.Seq = j.next
 	r.Time = time.Now().UTC()
 	r.Sum = chain(j.lastSum(), r)

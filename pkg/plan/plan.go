@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"regexp"
@@ -240,11 +241,30 @@ type Error struct {
 	Msg   string
 }
 
+// Error is one line: control characters that came from the plan (a key with
+// a newline in it, an escape sequence) are shown escaped, never sent to the
+// terminal as they are.
 func (e *Error) Error() string {
 	if e.Field == "" {
-		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+		return oneLine(fmt.Sprintf("%s: %s", e.File, e.Msg))
 	}
-	return fmt.Sprintf("%s: %s: %s", e.File, e.Field, e.Msg)
+	return oneLine(fmt.Sprintf("%s: %s: %s", e.File, e.Field, e.Msg))
+}
+
+// oneLine escapes control characters.
+func oneLine(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // Load reads and validates the plan file named file in fsys (a plan
@@ -281,7 +301,7 @@ func Load(fsys fs.FS, file, source, origin string) (*Plan, error) {
 		return nil, fail(fieldOf(data, err), "%s", yamlMessage(err))
 	}
 	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, fail("", "more than one YAML document")
 	}
 	p.Origin = origin
@@ -548,7 +568,7 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 	if err != nil {
 		return fail("hardening", "%v", err)
 	}
-	if m := hd.MaxExposure; m != nil && (*m < 0 || *m > 10) {
+	if m := hd.MaxExposure; m != nil && !(*m >= 0 && *m <= 10) { // NaN fails both
 		return fail("hardening.max_exposure", "must be between 0 and 10 (systemd-analyze security's scale)")
 	}
 	if p.Readiness.Timeout == 0 {

@@ -188,6 +188,18 @@ func undoFile(h *Host) engine.UndoFunc {
 			return fsutil.WriteFile(p, content, b.Mode, b.UID, b.GID)
 		case !info.Exists:
 			return nil
+		case fsutil.Sum(current) != b.Wrote:
+			// The first run changed only the mode or owner: the content was
+			// then what it wrote, which a later run that changed the content
+			// kept as its backup.
+			content, err := u.Journal.Backup("backup/" + b.Wrote)
+			if err != nil {
+				return fmt.Errorf("the content from before install is not kept: %w", err)
+			}
+			if u.Would(name, engine.Change{Action: "restore", Detail: "previous content", Diff: unified(e.Key, current, content)}) {
+				return nil
+			}
+			return fsutil.WriteFile(p, content, b.Mode, b.UID, b.GID)
 		}
 		if u.Would(name, engine.Change{Action: "restore", Detail: fmt.Sprintf("mode %s, owner %d:%d", modeString(b.Mode), b.UID, b.GID)}) {
 			return nil

@@ -2,7 +2,9 @@ package system
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"slices"
 	"os/exec"
 	"strings"
 )
@@ -83,9 +85,38 @@ func (Apt) Install(ctx context.Context, names []string) error {
 	return aptGet(ctx, "install", names)
 }
 
-// Remove removes packages (their configuration stays, as with apt-get remove).
+// Remove removes packages (their configuration stays, as with apt-get
+// remove), and refuses when apt would also remove anything else: packages
+// that came to depend on them since are not the plan's to remove.
 func (Apt) Remove(ctx context.Context, names []string) error {
+	cmd := exec.CommandContext(ctx, "apt-get", append([]string{"-s", "-q", "remove"}, names...)...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("apt-get -s remove: %w", err)
+	}
+	if others := alsoRemoved(string(out), names); len(others) > 0 {
+		return fmt.Errorf("removing %s would also remove %s, which depend on them: kept all of them",
+			strings.Join(names, " "), strings.Join(others, " "))
+	}
 	return aptGet(ctx, "remove", names)
+}
+
+// alsoRemoved lists the packages a simulated removal ("Remv NAME ..." lines)
+// would remove besides names.
+func alsoRemoved(simulation string, names []string) []string {
+	var others []string
+	for _, line := range strings.Split(simulation, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "Remv" {
+			continue
+		}
+		pkg := strings.SplitN(f[1], ":", 2)[0]
+		if !slices.Contains(names, pkg) {
+			others = append(others, pkg)
+		}
+	}
+	return others
 }
 
 func aptGet(ctx context.Context, verb string, names []string) error {

@@ -42,3 +42,14 @@ func TestStatusFileAgreesWithDpkgQuery(t *testing.T) {
 		t.Errorf("dpkg installed: %v; a missing package: %v", fromFile["dpkg"], fromFile["no-such-package-here"])
 	}
 }
+
+func TestAlsoRemoved(t *testing.T) {
+	sim := "NOTE: This is only a simulation!\nRemv python3-flask [2.2.2-3] [python3-flask-sqlalchemy:amd64 ]\nRemv python3-flask-sqlalchemy:amd64 [3.0.3-1]\nRemv curl [7.88.1-10]\n"
+	got := alsoRemoved(sim, []string{"python3-flask", "curl"})
+	if strings.Join(got, " ") != "python3-flask-sqlalchemy" {
+		t.Errorf("alsoRemoved = %v, want the dependent package only", got)
+	}
+	if got := alsoRemoved("Remv curl [7.88]\n", []string{"curl"}); len(got) != 0 {
+		t.Errorf("alsoRemoved = %v for the package alone", got)
+	}
+}
