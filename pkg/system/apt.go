@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"os/exec"
+	"slices"
 	"strings"
 )
 
