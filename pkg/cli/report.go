@@ -115,7 +115,7 @@ func (c *console) show(line string) {
 		}
 		return r
 	}, line)
-	if n := c.width - 1; utf8.RuneCountInString(line) > n {
+	if n := c.width - 1; n >= 2 && utf8.RuneCountInString(line) > n {
 		line = string([]rune(line)[:n-1]) + "…"
 	}
 	cols := utf8.RuneCountInString(line)

@@ -199,9 +199,12 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 		// A step's error may carry a command's own output (a config check):
 		// its first line was shown with the step, the rest follows.
 		var f *systemd.Failure
-		if lines := strings.Split(err.Error(), "\n"); len(lines) > 1 && !errors.As(err, &f) {
-			for _, l := range lines[1:] {
-				fmt.Fprintln(o.stderr, "    "+l)
+		var se *engine.StepError
+		if errors.As(err, &se) && !errors.As(err, &f) {
+			if lines := strings.Split(se.Err.Error(), "\n"); len(lines) > 1 {
+				for _, l := range lines[1:] {
+					fmt.Fprintln(o.stderr, "    "+l)
+				}
 			}
 		}
 		if eng.Journal != nil && len(eng.Journal.Live()) == 0 {
@@ -242,6 +245,11 @@ func planName(arg string) (string, error) {
 		return plans.Default, nil
 	}
 	if !strings.ContainsAny(arg, "/.") {
+		// An installed plan's name wins over a directory of that name here:
+		// uninstall works from anywhere, also from the app's parent directory.
+		if installed, _ := journal.Exists(arg); installed {
+			return arg, nil
+		}
 		if _, err := os.Stat(arg); err != nil {
 			return arg, nil
 		}
@@ -310,6 +318,14 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 		}
 		rep.log.Warn(fmt.Sprintf("%s fails validation; --force: undoing only what is safe", j.Path()), "problems", strings.Join(problems, "; "))
 		u.Skip = steps.Validate(j.Live())
+		// Nothing recorded from the first line changed by hand on is trusted.
+		if trusted := j.TrustedSeq(); trusted >= 0 {
+			for _, e := range j.Live() {
+				if _, ok := u.Skip[e.Seq]; !ok && e.Seq > trusted {
+					u.Skip[e.Seq] = "recorded after the journal was changed by hand"
+				}
+			}
+		}
 	}
 	err = eng.Uninstall(ctx, u)
 	out.Steps = append(out.Steps, rep.undone...)
@@ -318,7 +334,15 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 	}
 	out.Changed = len(out.Steps)
 	if err == nil && !o.dryRun {
-		err = j.Remove()
+		switch {
+		case len(u.Left) > 0:
+			// What was left stays recorded.
+			rep.log.Warn(fmt.Sprintf("kept the journal %s: it records what was left", j.Path()))
+		case len(j.Live()) > 0:
+			rep.log.Info(fmt.Sprintf("kept %d item(s) as the administrator's; `notifyctl uninstall --purge %s` removes them", len(j.Live()), name))
+		default:
+			err = j.Remove()
+		}
 	}
 	out.OK = err == nil
 	if err != nil {

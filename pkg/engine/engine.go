@@ -322,7 +322,8 @@ type Undo struct {
 	// entries, retired with it.
 	later map[int][]int
 	// Kept counts what uninstall kept as the administrator's (edited files,
-	// data): the user that owns them is kept too.
+	// data, directories holding files of others): the user that may own
+	// them is kept too.
 	Kept int
 	// latest holds, per resource, the last live entry: what notifyctl last
 	// did to it (an undo function compares the host with that).
@@ -371,7 +372,9 @@ func (e *Engine) Rollback(ctx context.Context, id string) error {
 		}
 	}
 	e.Report.Note("rolling back %d change(s) of this run", len(entries))
-	return e.undo(ctx, entries, &Undo{Journal: e.Journal, Report: e.Report})
+	// What this run added is all undone, data and packages included: nothing
+	// of a failed run is the administrator's yet.
+	return e.undo(ctx, entries, &Undo{Journal: e.Journal, Report: e.Report, Purge: true, PurgePackages: true})
 }
 
 // Uninstall undoes every change the journal holds, in reverse. For a resource
@@ -436,7 +439,12 @@ func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) err
 			errs = append(errs, err)
 			continue
 		}
-		if err := f(ctx, u, en); err != nil {
+		if err := f(ctx, u, en); errors.Is(err, ErrKept) {
+			// Kept as the administrator's: the entry stays, so that a later
+			// uninstall --purge can still remove it.
+			u.Kept++
+			continue
+		} else if err != nil {
 			e.Report.Undo(name, err)
 			errs = append(errs, fmt.Errorf("undo %s: %w", name, err))
 			continue
@@ -463,6 +471,11 @@ func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) err
 	}
 	return errors.Join(errs...)
 }
+
+// ErrKept is what an undo function returns when it keeps what the entry
+// made as the administrator's (data, a file changed since install): the
+// entry stays in the journal, for uninstall --purge.
+var ErrKept = errors.New("kept")
 
 // FinishKind is the key in Undoers of the function run after every undo.
 const FinishKind = "finish"

@@ -97,6 +97,18 @@ func (j *Journal) lastSum() string {
 // Broken returns the first line that was changed by hand, or 0.
 func (j *Journal) Broken() int { return j.broken }
 
+// TrustedSeq returns the Seq of the last record before the first line changed
+// by hand (0 when that is the first line), or -1 when the chain holds.
+func (j *Journal) TrustedSeq() int {
+	if j.broken == 0 {
+		return -1
+	}
+	if j.broken == 1 {
+		return 0
+	}
+	return j.recs[j.broken-2].Seq
+}
+
 // Dir is the journal directory of a plan.
 func Dir(plan string) string { return filepath.Join(Root, plan) }
 

@@ -13,8 +13,9 @@ import (
 )
 
 // Path is the lock file: on a tmpfs, so that it does not outlive a boot and
-// leaves nothing behind on disk.
-const Path = "/run/lock/notifyctl.lock"
+// leaves nothing behind on disk, and in /run itself, which only root can
+// write (any user may create files in /run/lock, and so hold the lock).
+const Path = "/run/notifyctl.lock"
 
 // Lock is a held lock.
 type Lock struct{ f *os.File }

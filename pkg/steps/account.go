@@ -83,6 +83,12 @@ func undoUser(h *Host) engine.UndoFunc {
 		if _, err := engine.DecodeBefore(e, &b); err != nil {
 			return err
 		}
+		// Files kept as the administrator's (data, edited files) may belong
+		// to the user: deleting it would leave them to whoever gets its uid.
+		if u.Kept > 0 && !u.Purge && (!b.UserExisted || !b.GroupExisted) {
+			u.Report.Note("kept user %s and its group: they may own what was kept (--purge removes them)", e.Key)
+			return engine.ErrKept
+		}
 		if !b.UserExisted {
 			_, _, ok, err := h.Accounts.User(e.Key)
 			if err != nil {

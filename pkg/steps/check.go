@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"strings"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
@@ -99,7 +98,7 @@ func undoData(h *Host) engine.UndoFunc {
 		}
 		if !u.Purge {
 			u.Report.Note("kept %s: the service's data (--purge removes it)", e.Key)
-			return nil
+			return engine.ErrKept
 		}
 		if u.Would(engine.DisplayName(e.Step, e.Key), engine.Change{Action: "remove", Detail: "the service's data (--purge)"}) {
 			return nil
@@ -111,11 +110,6 @@ func undoData(h *Host) engine.UndoFunc {
 		// point to; the path itself and its parents were checked above.
 		if err := os.RemoveAll(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove %s: %w", e.Key, err)
-		}
-		// StateDirectory= with a private user keeps the real tree under
-		// /var/lib/private; remove that too if systemd made one.
-		if priv := path.Join(path.Dir(e.Key), "private", path.Base(e.Key)); strings.HasPrefix(e.Key, "/var/lib/") {
-			_ = os.RemoveAll(h.path(priv))
 		}
 		return nil
 	}

@@ -166,7 +166,7 @@ func undoFile(h *Host) engine.UndoFunc {
 				return nil
 			}
 			u.Report.Note("kept %s: changed since notifyctl wrote it (--purge removes it)", e.Key)
-			return nil
+			return engine.ErrKept
 		}
 		switch {
 		case !b.Exists:
@@ -307,6 +307,7 @@ func undoDirectory(h *Host) engine.UndoFunc {
 			_, err := fsutil.RemoveDir(p)
 			if errors.Is(err, fsutil.ErrNotEmpty) {
 				u.Report.Note("kept %s: it holds files notifyctl did not put there", e.Key)
+				u.Kept++
 				return nil
 			}
 			return err

@@ -262,7 +262,7 @@ func undoStart(h *Host) engine.UndoFunc {
 		if err != nil {
 			return err
 		}
-		if st.ActiveState == "inactive" && st.LoadState != "loaded" {
+		if st.ActiveState == "inactive" {
 			return nil
 		}
 		if u.Would(engine.DisplayName(e.Step, e.Key), engine.Change{Action: "stop", Detail: "ActiveState=" + st.ActiveState}) {

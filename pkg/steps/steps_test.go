@@ -647,11 +647,8 @@ func TestStartFailureRollsBackEverything(t *testing.T) {
 	if _, ok := f.acc.Groups["demo"]; ok {
 		t.Error("group demo is left")
 	}
-	// Packages are kept: other software may rely on them.
-	equal(t, "packages", f.pkgs.List(), []string{"curl", "python3"})
-	if !f.rep.noted("kept packages curl") {
-		t.Errorf("no note about kept packages: %q", f.rep.Notes)
-	}
+	// The packages this failed run added go too: nothing could rely on them yet.
+	equal(t, "packages", f.pkgs.List(), []string{"python3"})
 	if f.sd.Active(unitName) || f.sd.Enabled(unitName) || f.sd.Loaded(unitName) {
 		t.Error("the unit is left active, enabled or loaded")
 	}
@@ -784,8 +781,13 @@ func TestUninstall(t *testing.T) {
 	if f.sd.Active(unitName) || f.sd.Enabled(unitName) || f.sd.Loaded(unitName) {
 		t.Error("the unit is left active, enabled or loaded")
 	}
-	// The user is deleted, the group that was there before is kept.
-	equal(t, "accounts", f.acc.Calls, []string{"useradd demo", "userdel demo"})
+	// A directory is kept for the file the plan did not put there, which the
+	// service's user may own: the user is kept too. The group that was there
+	// before install is kept in any case.
+	equal(t, "accounts", f.acc.Calls, []string{"useradd demo"})
+	if !f.rep.noted("kept user demo") {
+		t.Errorf("no note about the kept user: %q", f.rep.Notes)
+	}
 	if _, ok := f.acc.Groups["demo"]; !ok {
 		t.Error("the group that existed before install was deleted")
 	}
@@ -819,8 +821,15 @@ func TestUninstall(t *testing.T) {
 	if !f.rep.noted("kept /opt/demo/data: it holds files notifyctl did not put there") || !f.rep.noted("kept /opt/demo:") {
 		t.Errorf("no note about the kept directories: %q", f.rep.Notes)
 	}
-	if n := len(f.j.Live()); n != 0 {
-		t.Errorf("%d live entries after uninstall", n)
+	// The kept user stays in the journal, for a later uninstall --purge.
+	if live := f.j.Live(); len(live) != 1 || live[0].Step != "user" {
+		t.Errorf("live entries after uninstall: %+v, want the kept user alone", live)
+	}
+	if err := f.uninstall(&engine.Undo{Purge: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.acc.Users["demo"]; ok || len(f.j.Live()) != 0 {
+		t.Errorf("uninstall --purge left the user (%v) or %d live entries", ok, len(f.j.Live()))
 	}
 }
 

@@ -101,14 +101,18 @@ func TestVoteSecret(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	// Uninstall keeps the data and says where it is.
+	// Uninstall keeps the data and says where it is, and the user that owns
+	// it (its uid must not go to the next system user).
 	_, stderr, code := h.Notifyctl("uninstall", "vote-secret")
-	if code != 0 || !strings.Contains(stderr, "kept /var/lib/vote-secret") || !strings.Contains(stderr, "kept /var/log/vote-secret") {
+	if code != 0 || !strings.Contains(stderr, "kept /var/lib/vote-secret") || !strings.Contains(stderr, "kept /var/log/vote-secret") ||
+		!strings.Contains(stderr, "kept user vote-secret") {
 		t.Fatalf("uninstall: exit %d\n%s", code, stderr)
 	}
 	var left []string
 	for _, d := range pristine.Diff(h.Snapshot()) {
-		if p := strings.Fields(d)[1]; !strings.HasPrefix(p, "/var/lib/vote-secret") && !strings.HasPrefix(p, "/var/log/vote-secret") {
+		p := strings.TrimSuffix(strings.Fields(d)[1], ":")
+		if !strings.HasPrefix(p, "/var/lib/vote-secret") && !strings.HasPrefix(p, "/var/log/vote-secret") && !strings.HasPrefix(p, "/var/lib/notifyctl") &&
+			!slices.Contains([]string{"/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow"}, p) {
 			left = append(left, d)
 		}
 	}
@@ -119,11 +123,14 @@ func TestVoteSecret(t *testing.T) {
 		t.Errorf("the ballots are gone")
 	}
 
-	// Reinstalled over its own kept data, then purged: nothing is left.
-	h.MustRun("rm", "-r", "/var/lib/vote-secret", "/var/log/vote-secret")
+	// Reinstalled over its own kept data and user, which it still owns, then
+	// purged: nothing is left.
 	h.notifyctlJSON(0, "install", "vote-secret")
+	if got := h.MustRun("python3", "-c", voteClient); !strings.Contains(got, `"created": 201`) {
+		t.Errorf("the reinstalled service does not take votes: %s", got)
+	}
 	h.notifyctlJSON(0, "uninstall", "--purge", "vote-secret")
-	assertSame(t, "install then uninstall --purge", pristine, h.Snapshot())
+	assertSame(t, "install, uninstall, install, uninstall --purge", pristine, h.Snapshot())
 }
 
 // A broken gunicorn config stops the install before the service starts, with
