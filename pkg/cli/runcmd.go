@@ -54,6 +54,9 @@ Plans install notifyctl itself next to the service (a file whose source is
 				// 143 would leave the unit failed).
 				signal.Reset(sig)
 				_ = syscall.Kill(os.Getpid(), sig)
+				// The signal is delivered asynchronously: wait for it rather
+				// than exit first with the status.
+				time.Sleep(5 * time.Second)
 			}
 			if code != 0 {
 				return &ExitError{Code: code, Err: silent}
