@@ -11,7 +11,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X github.com/notifyctl/notifyctl/pkg/cli.Version=$(VERSION) -X github.com/notifyctl/notifyctl/pkg/cli.Commit=$(COMMIT)
 BIN      := bin/notifyctl
 
-.PHONY: build test unit e2e lint demo bench clean
+.PHONY: build test unit e2e lint demo bench clean fuzz
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/notifyctl
@@ -54,3 +54,10 @@ deb:
 	scripts/mkdeb.sh -V $(DEB_VERSION) -o dist $(BIN) man
 
 .PHONY: man deb
+
+# Every fuzz target (go test -fuzz) for FUZZTIME each, one after the other; a
+# failing input is saved under the package's testdata/fuzz/ (scripts/fuzz.sh).
+FUZZTIME ?= 30s
+
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
