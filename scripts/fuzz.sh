@@ -6,6 +6,9 @@
 #   FUZZTIME=10s scripts/fuzz.sh     shorter (CI); FUZZTIME=1000x runs 1000 inputs
 #   scripts/fuzz.sh FuzzDropIn       only the targets named
 #
+# FUZZMINIMIZETIME (default 10s) bounds the shrinking of each new input:
+# shrinking a large one can otherwise take the whole of FUZZTIME.
+#
 # A failing input is written to the package's testdata/fuzz/<target>/ and
 # re-run by `go test ./pkg/...` from then on: fix the bug, or remove the file.
 set -euo pipefail
@@ -13,6 +16,7 @@ cd "$(dirname "$0")/.."
 
 GO=${GO:-go}
 FUZZTIME=${FUZZTIME:-30s}
+FUZZMINIMIZETIME=${FUZZMINIMIZETIME:-10s}
 
 # Targets as "package target", from the test binaries themselves, so that a
 # target behind a build tag or in a new package is neither missed nor guessed.
@@ -51,7 +55,7 @@ for t in "${targets[@]}"; do
 	echo "=== fuzz $name ($pkg) for $FUZZTIME"
 	# -timeout 0: the fuzzing engine stops after -fuzztime by itself, and
 	# gives up on any one input after 10s.
-	if ! $GO test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -timeout 0 "$pkg"; then
+	if ! $GO test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZETIME" -timeout 0 "$pkg"; then
 		failed+=("$name")
 	fi
 done
