@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,6 +38,17 @@ type File struct {
 	Mode    uint32
 	Owner   string
 	Group   string
+
+	sum string // of Content, once computed
+}
+
+// contentSum is the sha256 of the content, computed once: the preview and
+// the install both need it, and the notifyctl binary takes a while to hash.
+func (f *File) contentSum() string {
+	if f.sum == "" {
+		f.sum = fsutil.Sum(f.Content)
+	}
+	return f.sum
 }
 
 // NewFile is a step that installs an app file.
@@ -74,7 +86,7 @@ func (f *File) Check(ctx context.Context, r *engine.Run) (engine.Change, error) 
 			Action: "create",
 			Detail: fmt.Sprintf("%s %s:%s %d bytes", modeString(f.Mode), f.Owner, f.Group, len(f.Content)),
 			Diff:   unified(f.Dest, nil, f.Content),
-			Before: pathBefore{Wrote: fsutil.Sum(f.Content)},
+			Before: pathBefore{Wrote: f.contentSum()},
 		}, nil
 	}
 	if info.IsSymlink {
@@ -109,7 +121,7 @@ func (f *File) Check(ctx context.Context, r *engine.Run) (engine.Change, error) 
 	}
 	// Hashing a large file (the notifyctl binary) costs more than comparing
 	// it: only a change needs the hash, for the journal.
-	c.Before = pathBefore{Exists: true, Mode: info.Mode, UID: info.UID, GID: info.GID, Wrote: fsutil.Sum(f.Content)}
+	c.Before = pathBefore{Exists: true, Mode: info.Mode, UID: info.UID, GID: info.GID, Wrote: f.contentSum()}
 	c.Detail = strings.Join(what, ", ")
 	return c, nil
 }
@@ -371,7 +383,7 @@ func modeString(m uint32) string { return fmt.Sprintf("%04o", m) }
 // unified is a unified diff of a file's content, or a summary when either side
 // is not text.
 func unified(name string, from, to []byte) string {
-	if !utf8.Valid(from) || !utf8.Valid(to) || strings.ContainsRune(string(from)+string(to), 0) {
+	if binary(from) || binary(to) {
 		return fmt.Sprintf("binary content: %d bytes -> %d bytes\n", len(from), len(to))
 	}
 	fromName, toName := name, name
@@ -406,4 +418,18 @@ func lines(b []byte) []string {
 	}
 	l[len(l)-1] += "\n"
 	return l
+}
+
+// binary says whether content is not text: a NUL byte in its first 8000
+// bytes, as diff tools judge, or a start that is not UTF-8.
+func binary(b []byte) bool {
+	head := b[:min(len(b), 8000)]
+	if bytes.IndexByte(head, 0) >= 0 {
+		return true
+	}
+	// A cut in the middle of a character is not an error.
+	for i := 0; i < 4 && len(head) > 0 && !utf8.Valid(head); i++ {
+		head = head[:len(head)-1]
+	}
+	return !utf8.Valid(head)
 }
