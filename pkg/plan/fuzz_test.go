@@ -430,6 +430,7 @@ func hostileSeeds() []struct{ name, plan, unit, app, tmpl string } {
 		s("dest under /etc/systemd", edit("dest: /opt/demo/app.py", "dest: /etc/systemd/system/demo.service.d/zz.conf")),
 		s("dest under /run", edit("dest: /opt/demo/app.py", "dest: /run/systemd/system/demo.service")),
 		s("dest /proc", edit("path: /opt/demo", "path: /proc/sys/kernel")),
+		s("dest under /usr/local/lib/systemd", edit("dest: /opt/demo/app.py", "dest: /usr/local/lib/systemd/system/demo.service.d/zz-override.conf")),
 		s("source outside the plan", edit("source: app.py", "source: ../../etc/shadow")),
 		s("source absolute", edit("source: app.py", "source: /etc/shadow")),
 		s("source a symlink", edit("source: app.py", "source: link.py")),
@@ -506,6 +507,10 @@ func FuzzRender(f *testing.F) {
 	f.Add("1", "2", "{{ $x := 1 }}{{ $x = add $x $x }}{{ $x }}{{ with .port }}{{ . }}{{ end }}", "[Service]\n")
 	f.Add("1", "2", "{{ slice .port 0 1 }}{{ index .port 0 }}{{ len .port }}{{ html .port }}{{ js .port }}{{ urlquery .port }}", "[Service]\n")
 	f.Add("1", "2", "{{ call .port }}{{ .port.Method }}", "[Service]\n{{ print nil }}")
+	f.Add("1", "2", "{{ range 1000000000 }}{{ end }}", "[Service]\n")
+	f.Add("1", "2", "{{ range 100000000 }}xxxxxxxxxx{{ end }}", "[Service]\n")
+	f.Add("1", "2", `{{ define "a" }}{{ if lt . 30 }}{{ template "a" (add . 1) }}{{ template "a" (add . 1) }}{{ end }}{{ end }}{{ template "a" 0 }}`, "[Service]\n")
+	f.Add("1", "2", "{{ printf \""+strings.Repeat("%999999d", 100)+"\" "+strings.Repeat("1 ", 100)+"}}", "[Service]\n")
 	f.Fuzz(func(t *testing.T, port, other, tmpl, unit string) {
 		vars, err := yaml.Marshal(map[string]any{"vars": map[string]string{"port": port, "other": other}})
 		if err != nil {

@@ -30,6 +30,18 @@ const FileName = "plan.yaml"
 // MaxSourceSize bounds each file a plan ships; larger files are refused.
 const MaxSourceSize = 16 << 20
 
+// MaxContentSize bounds all the files of a plan together: what Load reads
+// and what its templates render, held in memory until they are written.
+const MaxContentSize = 64 << 20
+
+// MaxVarSize bounds a var's value: one line for a config file or the unit.
+const MaxVarSize = 4096
+
+// maxMappingKeys and maxKeys bound the keys of one YAML mapping and of the
+// whole plan file: the YAML decoder checks a mapping's keys for duplicates
+// pair by pair, which takes minutes with 100,000 keys.
+const maxMappingKeys, maxKeys = 1000, 10000
+
 // Plan is a validated plan.
 type Plan struct {
 	Name        string      `yaml:"name"`
@@ -294,15 +306,25 @@ func Load(fsys fs.FS, file, source, origin string) (*Plan, error) {
 	if !validUTF8Text(data) {
 		return nil, fail("", "not a plan: the file is not text")
 	}
-	var p Plan
+	// The document as nodes first, which takes time in proportion to its
+	// size: one document, with keys few enough and without duplicates for
+	// the decoder's quadratic check of them.
+	var doc, extra yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fail(fieldOf(data, err), "%s", yamlMessage(err))
+	}
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fail("", "more than one YAML document")
+	}
+	if field, line, msg := checkKeys(&doc); msg != "" {
+		return nil, fail(field, "line %d: %s", line, msg)
+	}
+	var p Plan
+	dec = yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil {
 		return nil, fail(fieldOf(data, err), "%s", yamlMessage(err))
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, fail("", "more than one YAML document")
 	}
 	p.Origin = origin
 	p.Source = source
@@ -310,6 +332,63 @@ func Load(fsys fs.FS, file, source, origin string) (*Plan, error) {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// checkKeys finds a mapping key that is defined twice, or one key too many,
+// and says in which field and on which line; aliases are not followed (they
+// repeat a mapping checked where it is defined).
+func checkKeys(doc *yaml.Node) (field string, line int, msg string) {
+	type key struct {
+		kind  yaml.Kind
+		value string
+	}
+	total := 0
+	var walk func(n *yaml.Node, prefix string) bool
+	walk = func(n *yaml.Node, prefix string) bool {
+		switch n.Kind {
+		case yaml.MappingNode:
+			total += len(n.Content) / 2
+			switch {
+			case len(n.Content)/2 > maxMappingKeys:
+				field, line, msg = prefix, n.Line, fmt.Sprintf("a mapping with more than %d keys", maxMappingKeys)
+				return false
+			case total > maxKeys:
+				field, line, msg = prefix, n.Line, fmt.Sprintf("more than %d keys in the plan file", maxKeys)
+				return false
+			}
+			seen := make(map[key]int, len(n.Content)/2)
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				name := k.Value
+				if prefix != "" {
+					name = prefix + "." + name
+				}
+				if prev, ok := seen[key{k.Kind, k.Value}]; ok {
+					field, line, msg = name, k.Line, fmt.Sprintf("mapping key %q already defined at line %d", k.Value, prev)
+					return false
+				}
+				seen[key{k.Kind, k.Value}] = k.Line
+				if !walk(n.Content[i+1], name) {
+					return false
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				if !walk(c, fmt.Sprintf("%s[%d]", prefix, i)) {
+					return false
+				}
+			}
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if !walk(c, prefix) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	walk(doc, "")
+	return field, line, msg
 }
 
 // lineError is a decoding error at n that yaml reports with n's line.
@@ -402,6 +481,9 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 		if hasControl(v) {
 			return fail("vars."+k, "must be one line without control characters")
 		}
+		if len(v) > MaxVarSize {
+			return fail("vars."+k, "is longer than %d bytes", MaxVarSize)
+		}
 	}
 	if hasControl(p.Description) {
 		return fail("description", "must not contain control characters")
@@ -458,6 +540,29 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 		}
 		return owner, group, nil
 	}
+	// size is what the plan's files add up to so far, read and rendered;
+	// tmplSize what its templates do, which cost far more to parse.
+	size, tmplSize := 0, 0
+	load := func(field, source string, template bool) ([]byte, error) {
+		content, err := readSource(fsys, source)
+		if err != nil {
+			return nil, fail(field, "%v", err)
+		}
+		size += len(content)
+		if template {
+			if tmplSize += len(content); tmplSize > MaxTemplateSize {
+				return nil, fail(field, "the plan's templates add up to more than %d bytes", MaxTemplateSize)
+			}
+			if content, err = p.render(source, content); err != nil {
+				return nil, fail(field, "%v", err)
+			}
+			size += len(content)
+		}
+		if size > MaxContentSize {
+			return nil, fail(field, "the plan's files add up to more than %d bytes", MaxContentSize)
+		}
+		return content, nil
+	}
 	dests := map[string]string{}
 	claim := func(field, p string) error {
 		if prev, ok := dests[p]; ok {
@@ -493,14 +598,9 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 			if err := checkSource(f.Source, file); err != nil {
 				return fail(field+".source", "%v", err)
 			}
-			content, err := readSource(fsys, f.Source)
+			content, err := load(field+".source", f.Source, f.Template)
 			if err != nil {
-				return fail(field+".source", "%v", err)
-			}
-			if f.Template {
-				if content, err = p.render(f.Source, content); err != nil {
-					return fail(field+".source", "%v", err)
-				}
+				return err
 			}
 			f.Content = content
 		} else if f.Template {
@@ -545,14 +645,9 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 	if err := checkSource(p.Unit.Source, file); err != nil {
 		return fail("unit.source", "%v", err)
 	}
-	content, err := readSource(fsys, p.Unit.Source)
+	content, err := load("unit.source", p.Unit.Source, p.Unit.Template)
 	if err != nil {
-		return fail("unit.source", "%v", err)
-	}
-	if p.Unit.Template {
-		if content, err = p.render(p.Unit.Source, content); err != nil {
-			return fail("unit.source", "%v", err)
-		}
+		return err
 	}
 	if err := checkUnitText(content); err != nil {
 		return fail("unit.source", "%v", err)
@@ -661,7 +756,9 @@ func checkAbs(p string) error {
 }
 
 // forbidden are trees no plan may write into.
-var forbidden = []string{"/proc", "/sys", "/dev", "/boot", "/run", "/var/lib/notifyctl", "/etc/systemd", "/usr/lib/systemd", "/lib/systemd"}
+// /usr/local/lib/systemd holds units and drop-ins as /etc/systemd does: a
+// file there could change the plan's unit behind unit: and its hardening.
+var forbidden = []string{"/proc", "/sys", "/dev", "/boot", "/run", "/var/lib/notifyctl", "/etc/systemd", "/usr/lib/systemd", "/lib/systemd", "/usr/local/lib/systemd"}
 
 // protected are existing system files no plan may replace.
 var protected = []string{"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/fstab", "/etc/hosts", "/etc/hostname", "/etc/machine-id"}
