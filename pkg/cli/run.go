@@ -140,6 +140,13 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	h.Waiting = rep.Waiting
 	eng := &engine.Engine{Undoers: steps.Undoers(h), Report: rep}
 	planned := steps.ForPlan(h, p)
+	if err := notOthers(p.Name, planned); err != nil {
+		err = fmt.Errorf("%s: %w; nothing was changed", p.Source, err)
+		if o.json {
+			rep.json(output{Plan: p.Name, Steps: []engine.StepResult{}, Error: err.Error()})
+		}
+		return usage(err)
+	}
 	var checked []engine.Checked
 	if !o.dryRun {
 		l, err := acquire(ctx, o, rep, "install "+p.Name)
@@ -397,6 +404,41 @@ func checkUnit(ctx context.Context, rep *reporter, p *plan.Plan) (*float64, erro
 			p.Source, p.Unit.Name, score, *m, strings.Join(worst, "; "))
 	}
 	return &score, nil
+}
+
+// owning are the step kinds whose key is a path on the host.
+var owning = map[string]bool{"file": true, "directory": true, "unit": true, "data": true, "enable": true}
+
+// notOthers refuses a plan that would take over what another installed plan
+// owns: a path (or unit) that the other's journal records as its own.
+func notOthers(name string, planned []engine.Step) error {
+	mine := map[string]string{}
+	for _, s := range planned {
+		if owning[s.Kind()] {
+			mine[s.Key()] = engine.Name(s)
+		}
+	}
+	others, err := os.ReadDir(journal.Root)
+	if err != nil {
+		return nil // no journal at all: nothing is owned
+	}
+	for _, d := range others {
+		if !d.IsDir() || d.Name() == name {
+			continue
+		}
+		j, err := journal.OpenReadOnly(d.Name())
+		if err != nil {
+			continue
+		}
+		live := j.Live()
+		j.Close()
+		for _, e := range live {
+			if step, ok := mine[e.Key]; ok && owning[e.Step] {
+				return fmt.Errorf("%s belongs to the installed plan %s", step, d.Name())
+			}
+		}
+	}
+	return nil
 }
 
 // unitInstalled says whether the unit file and its drop-in on disk are the

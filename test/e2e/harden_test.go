@@ -158,3 +158,19 @@ func TestPlantedSymlinks(t *testing.T) {
 	h.notifyctlJSON(0, "uninstall")
 	assertSame(t, "install, a planted symlink, uninstall twice", pristine, h.Snapshot())
 }
+
+// A plan may not take over what another installed plan owns.
+func TestPlanCannotTakeAnotherPlansFiles(t *testing.T) {
+	h := NewHost(t)
+	h.notifyctlJSON(0, "install")
+	dir := h.copyPlan("/root/thief")
+	h.editPlanFile(dir+"/plan.yaml", func(s string) string {
+		return strings.Replace(s, "name: notifydemo\n", "name: thief\n", 1)
+	})
+	before := h.Snapshot()
+	_, stderr, code := h.Notifyctl("install", dir)
+	if code != 2 || !strings.Contains(stderr, "belongs to the installed plan notifydemo") || !strings.Contains(stderr, "/root/thief/plan.yaml") {
+		t.Fatalf("install of a plan claiming notifydemo's files: exit %d\n%s", code, stderr)
+	}
+	assertSame(t, "a refused install", before, h.Snapshot())
+}
