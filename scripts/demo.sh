@@ -14,7 +14,7 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 echo "a throwaway Debian host with systemd as PID 1 is up ($(host systemctl --version | head -1))"
 
 step notifyctl plan
-host notifyctl plan | head -20
+host notifyctl plan 2>&1 | sed -n "1,30p"  # sed reads it all: no SIGPIPE
 step notifyctl install
 host notifyctl install
 step systemctl status notifydemo
