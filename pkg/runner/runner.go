@@ -57,8 +57,8 @@ type Config struct {
 	// ProbeTimeout limits each probe; default 1s.
 	ProbeTimeout time.Duration
 	// FirstInterval is the pause after the first failed probe (default
-	// 5ms); each further pause doubles, up to MaxInterval (default 20ms:
-	// a loopback probe every 20 ms while the program starts costs nothing).
+	// 5ms); each further pause doubles, up to MaxInterval (default 10ms:
+	// a loopback probe every 10 ms while the program starts costs nothing).
 	// READY=1 follows the program's first possible answer by up to one
 	// pause, so MaxInterval bounds that delay for a program slow to start.
 	FirstInterval, MaxInterval time.Duration
@@ -130,7 +130,7 @@ func (c *Config) Validate() error {
 func (c *Config) setDefaults() {
 	c.ProbeTimeout = cmp.Or(c.ProbeTimeout, time.Second)
 	c.FirstInterval = cmp.Or(c.FirstInterval, 5*time.Millisecond)
-	c.MaxInterval = cmp.Or(c.MaxInterval, 20*time.Millisecond)
+	c.MaxInterval = cmp.Or(c.MaxInterval, 10*time.Millisecond)
 	c.Status = cmp.Or(c.Status, "ready")
 	if c.Stdout == nil {
 		c.Stdout = os.Stdout
