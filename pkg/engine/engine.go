@@ -170,7 +170,8 @@ func (e *RollbackError) Unwrap() error { return e.Err }
 
 // Install checks each step and, unless r is a dry run, applies what changed.
 // When a step fails, the changes of this run are undone in reverse unless keep
-// is set; the returned error is a *StepError.
+// is set; the returned error wraps a *StepError, joined with a
+// *RollbackError when the rollback could not undo everything.
 func (e *Engine) Install(ctx context.Context, r *Run, steps []Step, keep bool) (Result, error) {
 	var res Result
 	for _, s := range steps {

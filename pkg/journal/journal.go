@@ -363,15 +363,13 @@ func (j *Journal) Remove() error {
 			return err
 		}
 	}
-	for _, p := range []string{filepath.Join(j.dir, "journal")} {
-		if err := fsutil.Remove(p); err != nil {
-			return err
-		}
+	if err := fsutil.Remove(filepath.Join(j.dir, "journal")); err != nil {
+		return err
 	}
 	for _, d := range []string{filepath.Join(j.dir, "backup"), j.dir, filepath.Dir(j.dir)} {
 		if _, err := fsutil.RemoveDir(d); err != nil {
 			if errors.Is(err, fsutil.ErrNotEmpty) {
-				return nil // other plans (or the lock) are still there
+				return nil // other plans are still there
 			}
 			return err
 		}

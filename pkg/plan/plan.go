@@ -783,7 +783,7 @@ func checkDest(p string) error {
 	if err := checkAbs(p); err != nil {
 		return err
 	}
-	if p == "/" || len(strings.Split(p, "/")) < 3 && !strings.HasPrefix(p, "/opt/") && !strings.HasPrefix(p, "/srv/") {
+	if strings.Count(p, "/") < 2 { // "/", "/opt", "/etc"
 		return fmt.Errorf("%s is a top-level system directory, not something a plan may own", p)
 	}
 	for _, f := range forbidden {
