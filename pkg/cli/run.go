@@ -140,12 +140,15 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	h.Waiting = rep.Waiting
 	eng := &engine.Engine{Undoers: steps.Undoers(h), Report: rep}
 	planned := steps.ForPlan(h, p)
-	if err := notOthers(p.Name, planned); err != nil {
-		err = fmt.Errorf("%s: %w; nothing was changed", p.Source, err)
+	// refuse ends a run that changed nothing because of its input or the host.
+	refuse := func(err error) error {
 		if o.json {
-			rep.json(output{Plan: p.Name, Steps: []engine.StepResult{}, Error: err.Error()})
+			rep.json(output{Plan: p.Name, Steps: []engine.StepResult{}, Warnings: warnings, Error: err.Error()})
 		}
 		return usage(err)
+	}
+	if err := notOthers(p.Name, planned); err != nil {
+		return refuse(fmt.Errorf("%s: %w; nothing was changed", p.Source, err))
 	}
 	var checked []engine.Checked
 	if !o.dryRun {
@@ -156,11 +159,7 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 		defer l.Release()
 		checked, err = engine.Preflight(ctx, planned)
 		if err != nil {
-			err = fmt.Errorf("%s: %w; nothing was changed", p.Source, err)
-			if o.json {
-				rep.json(output{Plan: p.Name, Steps: []engine.StepResult{}, Error: err.Error()})
-			}
-			return usage(err)
+			return refuse(fmt.Errorf("%s: %w; nothing was changed", p.Source, err))
 		}
 	}
 	// systemd's checks of the unit: always in a preview, and before an
@@ -175,10 +174,7 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	if unitChecked != nil {
 		r := <-unitChecked
 		if exposure, err = r.exposure, r.err; err != nil {
-			if o.json {
-				rep.json(output{Plan: p.Name, Steps: []engine.StepResult{}, Warnings: warnings, Error: err.Error()})
-			}
-			return usage(err)
+			return refuse(err)
 		}
 	}
 	if !o.dryRun && !engine.Changes(checked) {
