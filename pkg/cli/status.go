@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,6 +36,8 @@ type statusOutput struct {
 	ActiveAt   *time.Time `json:"active_since,omitempty"`
 	Restarts   uint32     `json:"restarts"`
 	Drift      []drift    `json:"drift"`
+	// Kept lists what an uninstall kept, when the plan is not installed.
+	Kept []string `json:"kept,omitempty"`
 }
 
 type drift struct {
@@ -83,29 +86,37 @@ func runStatus(ctx context.Context, o *options, arg string) error {
 	}
 	rep := newReporter(o)
 	out := statusOutput{Plan: p.Name, Unit: p.Unit.Name, Drift: []drift{}}
-	ok, err := journal.Exists(p.Name)
-	if err != nil {
-		return failed(err)
-	}
-	if !ok {
-		if o.json {
-			rep.json(out)
-		} else {
-			fmt.Fprintf(o.stdout, "%s is not installed\n", p.Name)
-		}
-		return &ExitError{Code: ExitNotInstalled, Err: silent}
-	}
-	out.Installed = true
 	j, err := journal.OpenReadOnly(p.Name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return failed(err)
 	}
+	// Installed means the journal still holds the plan's unit: after an
+	// uninstall that kept data or edited files, it holds only those.
+	var kept []string
 	if j != nil {
+		for _, e := range j.Live() {
+			if e.Step == "unit" {
+				out.Installed = true
+			}
+			kept = append(kept, engine.DisplayName(e.Step, e.Key))
+		}
 		if es := j.Entries(); len(es) > 0 {
 			t := es[0].Time.Local()
 			out.Since = &t
 		}
 		j.Close()
+	}
+	if !out.Installed {
+		if o.json {
+			out.Kept = kept
+			rep.json(out)
+		} else {
+			fmt.Fprintf(o.stdout, "%s is not installed\n", p.Name)
+			if len(kept) > 0 {
+				fmt.Fprintf(o.stdout, "  kept from an uninstall: %s (notifyctl uninstall --purge %s removes them)\n", strings.Join(kept, ", "), p.Name)
+			}
+		}
+		return &ExitError{Code: ExitNotInstalled, Err: silent}
 	}
 	conn, err := connect(ctx)
 	if err != nil {

@@ -43,4 +43,18 @@ func TestStatusReportsDrift(t *testing.T) {
 	if _, _, code := h.Notifyctl("status"); code != 0 {
 		t.Errorf("status after install repaired the drift: exit %d", code)
 	}
+
+	// Uninstalled with an edited file kept: not installed, and what was kept
+	// is named; after --purge, nothing is.
+	h.MustRun("sh", "-c", "echo '# hotfix' >> /opt/notifydemo/app.py")
+	h.notifyctlJSON(0, "uninstall")
+	stdout, _, code = h.Notifyctl("status")
+	if code != 4 || !strings.Contains(stdout, "not installed") || !strings.Contains(stdout, "kept from an uninstall:") || !strings.Contains(stdout, "file /opt/notifydemo/app.py") {
+		t.Errorf("status after an uninstall that kept a file: exit %d\n%s", code, stdout)
+	}
+	h.notifyctlJSON(0, "uninstall", "--purge")
+	stdout, _, code = h.Notifyctl("status")
+	if code != 4 || strings.Contains(stdout, "kept") {
+		t.Errorf("status after uninstall --purge: exit %d\n%s", code, stdout)
+	}
 }
