@@ -159,7 +159,16 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 		defer l.Release()
 		checked, err = engine.Preflight(ctx, planned)
 		if err != nil {
-			return refuse(fmt.Errorf("%s: %w; nothing was changed", p.Source, err))
+			err = fmt.Errorf("%s: %w; nothing was changed", p.Source, err)
+			var r *engine.Refusal
+			if !errors.As(err, &r) && !errors.Is(err, fsutil.ErrSymlink) {
+				// Not the host in the way: a failure to look (D-Bus, I/O).
+				if o.json {
+					rep.json(output{Plan: p.Name, Steps: []engine.StepResult{}, Warnings: warnings, Error: err.Error()})
+				}
+				return failed(err)
+			}
+			return refuse(err)
 		}
 	}
 	// systemd's checks of the unit: always in a preview, and before an
@@ -219,7 +228,8 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 		if o.json {
 			rep.json(out)
 		}
-		if o.dryRun {
+		var r *engine.Refusal
+		if o.dryRun && (errors.As(err, &r) || errors.Is(err, fsutil.ErrSymlink)) {
 			// The host is in a state the plan cannot be applied to.
 			return usage(silentErr(err))
 		}

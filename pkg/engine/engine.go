@@ -162,6 +162,18 @@ type StepError struct {
 func (e *StepError) Error() string { return fmt.Sprintf("%s: %v", e.Step, e.Err) }
 func (e *StepError) Unwrap() error { return e.Err }
 
+// Refusal is a check that found the host in a state the plan cannot be
+// applied to (a file where a directory must go, a masked unit), as opposed
+// to one that failed to look: the first is bad input (exit 2), the second a
+// failure (exit 1).
+type Refusal struct{ Err error }
+
+func (r *Refusal) Error() string { return r.Err.Error() }
+func (r *Refusal) Unwrap() error { return r.Err }
+
+// Refuse marks err as a refusal.
+func Refuse(err error) error { return &Refusal{Err: err} }
+
 // RollbackError is a rollback that could not undo everything.
 type RollbackError struct{ Err error }
 

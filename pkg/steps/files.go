@@ -93,7 +93,7 @@ func (f *File) Check(ctx context.Context, r *engine.Run) (engine.Change, error) 
 		return engine.Change{}, fmt.Errorf("%s is a symlink: refusing to write through it: %w", f.Dest, fsutil.ErrSymlink)
 	}
 	if !info.IsRegular {
-		return engine.Change{}, fmt.Errorf("%s exists and is not a regular file", f.Dest)
+		return engine.Change{}, engine.Refuse(fmt.Errorf("%s exists and is not a regular file", f.Dest))
 	}
 	same, err := fsutil.Equal(p, f.Content)
 	if err != nil {
@@ -262,7 +262,7 @@ func (d *Directory) Check(ctx context.Context, r *engine.Run) (engine.Change, er
 		return engine.Change{}, fmt.Errorf("%s is a symlink: refusing to follow it: %w", d.Path, fsutil.ErrSymlink)
 	}
 	if !info.IsDir {
-		return engine.Change{}, fmt.Errorf("%s exists and is not a directory", d.Path)
+		return engine.Change{}, engine.Refuse(fmt.Errorf("%s exists and is not a directory", d.Path))
 	}
 	var what []string
 	if info.Mode != d.Mode {
@@ -352,9 +352,9 @@ func owner(h *Host, r *engine.Run, user, group string) (uid, gid int, ok bool, e
 		return 0, 0, false, nil
 	}
 	if !uok {
-		return 0, 0, false, fmt.Errorf("owner %q does not exist", user)
+		return 0, 0, false, engine.Refuse(fmt.Errorf("owner %q does not exist", user))
 	}
-	return 0, 0, false, fmt.Errorf("group %q does not exist", group)
+	return 0, 0, false, engine.Refuse(fmt.Errorf("group %q does not exist", group))
 }
 
 // parentReady checks that a path's parent exists (or is created by this run).
@@ -369,11 +369,11 @@ func parentReady(h *Host, r *engine.Run, p string) error {
 	}
 	switch {
 	case !info.Exists:
-		return fmt.Errorf("%s does not exist and the plan does not create it", parent)
+		return engine.Refuse(fmt.Errorf("%s does not exist and the plan does not create it", parent))
 	case info.IsSymlink:
 		return fmt.Errorf("%s is a symlink: refusing to follow it: %w", parent, fsutil.ErrSymlink)
 	case !info.IsDir:
-		return fmt.Errorf("%s is not a directory", parent)
+		return engine.Refuse(fmt.Errorf("%s is not a directory", parent))
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func (s *Enable) Check(ctx context.Context, r *engine.Run) (engine.Change, error
 	case "enabled", "enabled-runtime", "static", "alias", "generated":
 		return engine.Change{}, nil
 	case "masked", "masked-runtime":
-		return engine.Change{}, fmt.Errorf("%s is masked: unmask it first if it should run", s.Unit)
+		return engine.Change{}, engine.Refuse(fmt.Errorf("%s is masked: unmask it first if it should run", s.Unit))
 	}
 	return engine.Change{Action: "enable", Detail: "start at boot", Before: enableBefore{State: state}}, nil
 }

@@ -341,6 +341,13 @@ func TestBadInputExits2(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "root") {
 		t.Errorf("uninstall as nobody: exit %d, want 2 with a word about root\n%s", code, stderr)
 	}
+	// The host in the way: a file where the plan's directory goes.
+	h.MustRun("touch", "/opt/notifydemo")
+	_, stderr, code = h.Notifyctl("install")
+	if code != 2 || !strings.Contains(stderr, "/opt/notifydemo exists and is not a directory") || !strings.Contains(stderr, "nothing was changed") {
+		t.Errorf("install with a file in the way: exit %d, want 2\n%s", code, stderr)
+	}
+	h.MustRun("rm", "/opt/notifydemo")
 	_, _, code = h.Notifyctl("install", "--no-such-flag")
 	if code != 2 {
 		t.Errorf("unknown flag: exit %d, want 2", code)
