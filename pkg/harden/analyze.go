@@ -15,8 +15,15 @@ import (
 	"strings"
 )
 
+// UnitDir is where units installed by an administrator (and plans) live.
+const UnitDir = "/etc/systemd/system"
+
+var unitNameRE = regexp.MustCompile(`^[a-zA-Z0-9:_.\\-]+\.service$`)
+
+// ValidUnit says whether name is a service unit name notifyctl accepts.
+func ValidUnit(name string) bool { return unitNameRE.MatchString(name) && len(name) <= 255 }
+
 var (
-	unitNameRE = regexp.MustCompile(`^[a-zA-Z0-9:_.\\-]+\.service$`)
 
 	// "-> Overall exposure level for notifydemo.service: 9.2 UNSAFE :-{"
 	overallRE = regexp.MustCompile(`^-> Overall exposure level for \S+: (\d+\.\d+) `)
@@ -119,7 +126,7 @@ func Verify(ctx context.Context, unitName string, unit, dropIn []byte) error {
 // already nor an administrator's drop-ins for it, which a unit file given by
 // path would pick up. The caller removes the directory.
 func offlineRoot(unitName string, unit, dropIn []byte) (string, error) {
-	if !unitNameRE.MatchString(unitName) || len(unitName) > 255 {
+	if !ValidUnit(unitName) {
 		return "", fmt.Errorf("%q is not a service unit name", unitName)
 	}
 	tmp, err := os.MkdirTemp("", "notifyctl-harden-")

@@ -17,7 +17,7 @@ const DropInName = "50-notifyctl-hardening.conf"
 
 // DropInPath is where the drop-in of the unit unitName is installed.
 func DropInPath(unitName string) string {
-	return path.Join("/etc/systemd/system", unitName+".d", DropInName)
+	return path.Join(UnitDir, unitName+".d", DropInName)
 }
 
 // Options are a plan's hardening: a profile and what the app really needs

@@ -184,7 +184,7 @@ func (u Unit) Enabled() bool { return u.Enable == nil || *u.Enable }
 func (u Unit) Path() string { return path.Join(UnitDir, u.Name) }
 
 // UnitDir is where plans install their units.
-const UnitDir = "/etc/systemd/system"
+const UnitDir = harden.UnitDir
 
 // Readiness says how long to wait for the service and how to tell it answers.
 type Readiness struct {
@@ -465,7 +465,6 @@ var (
 	nameRE    = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 	accountRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 	pkgRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
-	unitRE    = regexp.MustCompile(`^[a-zA-Z0-9:_.\\-]+\.service$`)
 )
 
 type failFunc func(field, format string, a ...any) error
@@ -636,7 +635,7 @@ func (p *Plan) validate(fsys fs.FS, file string, fail failFunc) error {
 	if p.Unit.Name == "" {
 		return fail("unit.name", "missing: the plan must install a unit such as %s.service", p.Name)
 	}
-	if !unitRE.MatchString(p.Unit.Name) || len(p.Unit.Name) > 255 {
+	if !ValidUnit(p.Unit.Name) {
 		return fail("unit.name", "%q is not a service unit name (NAME.service)", p.Unit.Name)
 	}
 	if p.Unit.Source == "" {
@@ -770,7 +769,7 @@ func CheckDest(p string) error { return checkDest(p) }
 func ValidAccount(name string) bool { return accountRE.MatchString(name) }
 
 // ValidUnit says whether name is a service unit name a plan may install.
-func ValidUnit(name string) bool { return unitRE.MatchString(name) && len(name) <= 255 }
+func ValidUnit(name string) bool { return harden.ValidUnit(name) }
 
 // ValidPackage says whether name is a Debian package name.
 func ValidPackage(name string) bool { return pkgRE.MatchString(name) }
