@@ -70,6 +70,21 @@ func (h *Host) crashAt(hit string, args ...string) {
 	}
 }
 
+// uninstallToPristine runs uninstall after what happened, and checks that
+// the host is as it was before install: files, users and systemd's view.
+func (h *Host) uninstallToPristine(pristine Snapshot, after string) {
+	h.t.Helper()
+	if _, stderr, code := h.Notifyctl("uninstall"); code != 0 {
+		h.t.Fatalf("uninstall after %s: exit %d\n%s", after, code, stderr)
+	}
+	if d := pristine.Diff(h.Snapshot()); len(d) > 0 {
+		h.t.Fatalf("%s, then uninstall, left:\n%s", after, strings.Join(d, "\n"))
+	}
+	if got := h.Prop("notifydemo.service", "LoadState"); got != "not-found" {
+		h.t.Fatalf("%s, then uninstall: systemd still has the unit (%s)", after, got)
+	}
+}
+
 // Killed at every failpoint of install, a later uninstall leaves the host as
 // it was, and a later install converges to the fully installed state.
 func TestCrashAtEveryInstallFailpoint(t *testing.T) {
@@ -100,15 +115,7 @@ func TestCrashAtEveryInstallFailpoint(t *testing.T) {
 				t.Fatalf("after a crash at %s and a converging install, a rerun changed %v", hit, again.changedSteps())
 			}
 		}
-		if _, stderr, code := h.Notifyctl("uninstall"); code != 0 {
-			t.Fatalf("uninstall after a crash at %s: exit %d\n%s", hit, code, stderr)
-		}
-		if d := pristine.Diff(h.Snapshot()); len(d) > 0 {
-			t.Fatalf("crash at %s, then uninstall, left:\n%s", hit, strings.Join(d, "\n"))
-		}
-		if got := h.Prop("notifydemo.service", "LoadState"); got != "not-found" {
-			t.Fatalf("crash at %s, then uninstall: systemd still has the unit (%s)", hit, got)
-		}
+		h.uninstallToPristine(pristine, "a crash of install at "+hit)
 	}
 }
 
@@ -123,15 +130,7 @@ func TestCrashAtEveryUninstallFailpoint(t *testing.T) {
 	for _, hit := range hits {
 		h.notifyctlJSON(0, "install")
 		h.crashAt(hit, "uninstall")
-		if _, stderr, code := h.Notifyctl("uninstall"); code != 0 {
-			t.Fatalf("uninstall after a crashed uninstall at %s: exit %d\n%s", hit, code, stderr)
-		}
-		if d := pristine.Diff(h.Snapshot()); len(d) > 0 {
-			t.Fatalf("uninstall crashed at %s, then uninstall again, left:\n%s", hit, strings.Join(d, "\n"))
-		}
-		if got := h.Prop("notifydemo.service", "LoadState"); got != "not-found" {
-			t.Fatalf("uninstall crashed at %s: systemd still has the unit (%s)", hit, got)
-		}
+		h.uninstallToPristine(pristine, "a crash of uninstall at "+hit)
 	}
 }
 
@@ -149,12 +148,7 @@ func TestRandomKillsDuringInstall(t *testing.T) {
 				t.Fatalf("install after a kill at %v did not converge", delay)
 			}
 		}
-		if _, stderr, code := h.Notifyctl("uninstall"); code != 0 {
-			t.Fatalf("uninstall after a kill at %v: exit %d\n%s", delay, code, stderr)
-		}
-		if d := pristine.Diff(h.Snapshot()); len(d) > 0 {
-			t.Fatalf("kill at %v, then uninstall, left:\n%s", delay, strings.Join(d, "\n"))
-		}
+		h.uninstallToPristine(pristine, fmt.Sprintf("a kill of install at %v", delay))
 	}
 }
 
