@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -165,23 +164,10 @@ func installedPlans(root string) ([]installed, error) {
 // of the first record.
 //
 // list changes nothing, not even a journal an install is appending to at
-// that moment (opening a journal cuts a torn last record off): it reads a
-// copy of the journal, in a directory of its own.
+// that moment: it opens the journal read-only.
 func readPlan(dir string) (installed, error) {
 	var p installed
-	data, err := readRegular(filepath.Join(dir, "journal"))
-	if err != nil {
-		return p, err
-	}
-	tmp, err := os.MkdirTemp("", "notifyctl-list-")
-	if err != nil {
-		return p, err
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.WriteFile(filepath.Join(tmp, "journal"), data, 0o600); err != nil {
-		return p, err
-	}
-	j, err := journal.OpenDir(tmp, false)
+	j, err := journal.OpenDirReadOnly(dir)
 	if err != nil {
 		return p, fmt.Errorf("%s: %w", filepath.Join(dir, "journal"), err)
 	}
@@ -206,17 +192,4 @@ func unitOf(file string) string {
 		return strings.TrimSuffix(dir, ".d")
 	}
 	return filepath.Base(file)
-}
-
-// readRegular reads a regular file, never through a symlink.
-func readRegular(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	return io.ReadAll(f)
 }

@@ -159,8 +159,10 @@ func OpenDir(dir string, create bool) (*Journal, error) {
 // OpenReadOnly opens a plan's journal to read it only, as status and
 // previews do: it creates nothing, and leaves a torn last record alone (it
 // may be one an install is writing right now).
-func OpenReadOnly(plan string) (*Journal, error) {
-	dir := Dir(plan)
+func OpenReadOnly(plan string) (*Journal, error) { return OpenDirReadOnly(Dir(plan)) }
+
+// OpenDirReadOnly is OpenReadOnly for a journal in dir.
+func OpenDirReadOnly(dir string) (*Journal, error) {
 	file := filepath.Join(dir, "journal")
 	info, err := fsutil.Stat(file)
 	if err != nil {
