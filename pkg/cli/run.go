@@ -296,6 +296,11 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 		return failed(err)
 	}
 	if !ok {
+		if !o.dryRun {
+			if err := journal.RemoveEmptyRoot(); err != nil {
+				return failed(err)
+			}
+		}
 		rep.log.Info(fmt.Sprintf("%s is not installed: nothing to do", name))
 		out.OK = true
 		if o.json {

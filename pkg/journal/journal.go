@@ -112,6 +112,16 @@ func (j *Journal) TrustedSeq() int {
 // Dir is the journal directory of a plan.
 func Dir(plan string) string { return filepath.Join(Root, plan) }
 
+// RemoveEmptyRoot removes the journals' root if no plan is left in it: an
+// install killed right after creating it left it empty.
+func RemoveEmptyRoot() error {
+	_, err := fsutil.RemoveDir(Root)
+	if errors.Is(err, fsutil.ErrNotEmpty) {
+		return nil
+	}
+	return err
+}
+
 // Exists says whether a plan has a journal directory (a run killed right
 // after creating it may have left it without a journal file).
 func Exists(plan string) (bool, error) {

@@ -181,6 +181,12 @@ func TestInstallRerunUninstall(t *testing.T) {
 	if code != 0 || !strings.Contains(stderr, "not installed") {
 		t.Errorf("uninstall of what is not installed: exit %d, %s", code, stderr)
 	}
+
+	// An install killed right after creating the journals' root left it
+	// empty: uninstall removes it.
+	h.MustRun("install", "-d", "-m", "0700", "/var/lib/notifyctl")
+	h.notifyctlJSON(0, "uninstall")
+	assertSame(t, "an empty journal root, then uninstall", pristine, h.Snapshot())
 }
 
 // An app that exits 1 before it is ready: install fails, says why with the
