@@ -11,7 +11,7 @@ COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X github.com/notifyctl/notifyctl/pkg/cli.Version=$(VERSION) -X github.com/notifyctl/notifyctl/pkg/cli.Commit=$(COMMIT)
 BIN      := bin/notifyctl
 
-.PHONY: build test unit e2e lint demo bench clean fuzz
+.PHONY: build test unit e2e lint demo bench clean fuzz testhost
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/notifyctl
@@ -25,19 +25,24 @@ unit:
 	$(GO) test -count=1 ./...
 
 # End-to-end tests boot Debian hosts with systemd-nspawn: they need root.
-e2e: build
+# The first run installs systemd-nspawn and debootstrap and builds the cached
+# base host (about a minute); later runs find both and go straight on.
+testhost:
+	scripts/testhost.sh base >/dev/null
+
+e2e: build testhost
 	NOTIFYCTL_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go'; exit $${PIPESTATUS[0]}
 
 test: lint unit e2e
 
-demo: build
+demo: build testhost
 	scripts/demo.sh $(BIN)
 
 clean:
 	rm -rf bin e2e.log
 
 # Medians measured on throwaway systemd hosts, next to the seeds' own approach (root).
-bench: build
+bench: build testhost
 	NOTIFYCTL_BIN=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/e2e/
 
 # Man pages, generated from the commands: man/notifyctl.1, man/notifyctl-install.1, ...
