@@ -204,6 +204,11 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	}
 	run := engine.NewRun(o.dryRun)
 	res, err := eng.Install(ctx, run, planned, o.keep)
+	// A run that failed between the reload and the start (with --keep)
+	// leaves it under way: it ends before notifyctl does.
+	if rerr := h.Reloaded(); rerr != nil {
+		rep.log.Warn("systemd did not reload", "err", rerr)
+	}
 	out := output{Plan: p.Name, OK: err == nil, DryRun: o.dryRun, Changed: res.Changed, Steps: res.Steps, Warnings: warnings, Exposure: exposure}
 	if err != nil {
 		out.Error = err.Error()

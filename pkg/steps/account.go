@@ -63,6 +63,11 @@ func (s *User) Check(ctx context.Context, r *engine.Run) (engine.Change, error) 
 // Apply implements engine.Step.
 func (s *User) Apply(ctx context.Context, r *engine.Run, c engine.Change) error {
 	b := c.Before.(userBefore)
+	comment := "notifyctl plan " + s.Plan
+	if !b.GroupExisted && !b.UserExisted && s.Group == s.Name {
+		// One useradd makes both: one lock of the password files, not two.
+		return s.H.Accounts.AddUserGroup(ctx, s.Name, s.Home, s.Shell, comment)
+	}
 	if !b.GroupExisted {
 		if err := s.H.Accounts.AddGroup(ctx, s.Group); err != nil {
 			return err
@@ -70,7 +75,7 @@ func (s *User) Apply(ctx context.Context, r *engine.Run, c engine.Change) error 
 		failpoint.Inject("user.after-group")
 	}
 	if !b.UserExisted {
-		return s.H.Accounts.AddUser(ctx, s.Name, s.Group, s.Home, s.Shell, "notifyctl plan "+s.Plan)
+		return s.H.Accounts.AddUser(ctx, s.Name, s.Group, s.Home, s.Shell, comment)
 	}
 	return nil
 }
@@ -95,7 +100,9 @@ func undoUser(h *Host) engine.UndoFunc {
 				return err
 			}
 			if ok && !u.Would("user "+e.Key, engine.Change{Action: "delete", Detail: "system user " + e.Key}) {
-				if err := h.Accounts.DelUser(ctx, e.Key); err != nil {
+				// The group may go with the user only if the plan made it.
+				withGroup := !b.GroupExisted && b.Group == e.Key
+				if err := h.Accounts.DelUser(ctx, e.Key, withGroup); err != nil {
 					return err
 				}
 			}

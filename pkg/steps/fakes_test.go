@@ -82,6 +82,10 @@ type fakeSystemd struct {
 	// Reloads holds the moments (index in Calls) of each daemon-reload.
 	Reloads []int
 
+	// ReloadErr, when set, is what StartReload's wait returns; systemd
+	// has reloaded all the same (as when the reply is lost).
+	ReloadErr error
+
 	// FailStarts is how many of the next start or restart jobs fail: the
 	// main process exits with status 1 and the unit ends up failed.
 	FailStarts int
@@ -244,6 +248,16 @@ func (s *fakeSystemd) Reload(ctx context.Context) error {
 		u.loaded = sum != "" || u.active == "active"
 	}
 	return nil
+}
+
+// StartReload implements systemd.Manager: the fake reloads at once, so
+// that the order of calls a test sees is the order they reach systemd in.
+func (s *fakeSystemd) StartReload(ctx context.Context) func() error {
+	err := s.Reload(ctx)
+	if s.ReloadErr != nil {
+		err = s.ReloadErr
+	}
+	return func() error { return err }
 }
 
 // job runs a start or restart.
@@ -435,15 +449,40 @@ func (a *fakeAccounts) AddUser(ctx context.Context, name, group, home, shell, co
 	return nil
 }
 
-// DelUser implements steps.Accounts.
-func (a *fakeAccounts) DelUser(ctx context.Context, name string) error {
+// AddUserGroup implements steps.Accounts.
+func (a *fakeAccounts) AddUserGroup(ctx context.Context, name, home, shell, comment string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.record("useradd --user-group " + name)
+	if a.AddUserErr != nil {
+		return a.AddUserErr
+	}
+	if _, ok := a.Users[name]; ok {
+		return fmt.Errorf("useradd: user '%s' already exists", name)
+	}
+	if _, ok := a.Groups[name]; ok {
+		return fmt.Errorf("useradd: group %s exists - if you want to add this user to that group, use -g", name)
+	}
+	gid := a.id(&a.nextGID, os.Getgid())
+	a.Groups[name] = gid
+	a.Users[name] = account{uid: a.id(&a.nextUID, os.Getuid()), gid: gid, group: name, home: home, shell: shell, comment: comment}
+	return nil
+}
+
+// DelUser implements steps.Accounts. Like userdel with USERGROUPS_ENAB,
+// withGroup also deletes the group named like the user, its primary group.
+func (a *fakeAccounts) DelUser(ctx context.Context, name string, withGroup bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.record("userdel " + name)
-	if _, ok := a.Users[name]; !ok {
+	u, ok := a.Users[name]
+	if !ok {
 		return fmt.Errorf("userdel: user '%s' does not exist", name)
 	}
 	delete(a.Users, name)
+	if withGroup && u.group == name {
+		delete(a.Groups, name)
+	}
 	return nil
 }
 

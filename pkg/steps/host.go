@@ -1,5 +1,5 @@
-// Package steps holds the steps a plan is made of (packages, user, directories,
-// files, unit, enable, daemon-reload, start) and how each is undone.
+// Package steps holds the steps a plan is made of (packages, unit, enable,
+// daemon-reload, user, directories, files, start) and how each is undone.
 package steps
 
 import (
@@ -31,6 +31,29 @@ type Host struct {
 	// Exec runs a command as user ("" for root) in dir and returns its
 	// combined output.
 	Exec func(ctx context.Context, user, dir string, argv []string) (string, error)
+
+	// reloading waits for the daemon-reload the reload step asked for, when
+	// it has not been waited for yet; nil otherwise.
+	reloading func() error
+}
+
+// startReload asks systemd for a daemon-reload and returns at once: systemd
+// reads the unit files while the steps after it make the user and write the
+// app's own files, which systemd reads only when the service starts. No step
+// between the reload and Reloaded calls systemd.
+func (h *Host) startReload(ctx context.Context) {
+	h.reloading = h.Systemd.StartReload(ctx)
+}
+
+// Reloaded waits for the daemon-reload the reload step asked for, if one is
+// still under way, and returns its error. Later calls return nil.
+func (h *Host) Reloaded() error {
+	if h.reloading == nil {
+		return nil
+	}
+	err := h.reloading()
+	h.reloading = nil
+	return err
 }
 
 // Mailer hands mail to the host's mail system.
@@ -55,8 +78,13 @@ type Accounts interface {
 	Group(name string) (gid int, ok bool, err error)
 	AddGroup(ctx context.Context, name string) error
 	AddUser(ctx context.Context, name, group, home, shell, comment string) error
-	// DelUser deletes a user, never its group or home.
-	DelUser(ctx context.Context, name string) error
+	// AddUserGroup creates a system user and, as its primary group, a new
+	// group of the same name, at once.
+	AddUserGroup(ctx context.Context, name, home, shell, comment string) error
+	// DelUser deletes a user, never its home. With withGroup, the group
+	// named like it that is its primary group may go with it (it still must
+	// be deleted if it did not); without, that group is kept.
+	DelUser(ctx context.Context, name string, withGroup bool) error
 	DelGroup(ctx context.Context, name string) error
 }
 

@@ -8,14 +8,27 @@ import (
 	"github.com/notifyctl/notifyctl/pkg/plan"
 )
 
-// ForPlan returns a plan's steps in the order they run: packages, group and
-// user, directories, files, unit file, enable, one daemon-reload, start,
-// then what to do once ready.
+// ForPlan returns a plan's steps in the order they run: packages, unit file
+// and drop-in, enable, one daemon-reload (left to run in the background),
+// group and user, directories, data, files, checks, start (once systemd has
+// reloaded), then what to do once ready.
 func ForPlan(h *Host, p *plan.Plan) []engine.Step {
 	var s []engine.Step
 	if len(p.Packages) > 0 {
 		s = append(s, &Packages{H: h, Names: p.Packages})
 	}
+	// The unit comes first, so that systemd reads it (one daemon-reload, in
+	// the background) while the user and the app's files are made.
+	s = append(s, NewUnitFile(h, p.Unit.Path(), p.UnitContent))
+	if len(p.DropIn) > 0 {
+		s = append(s,
+			&Directory{H: h, Path: path.Dir(p.DropInPath()), Mode: 0o755, Owner: "root", Group: "root"},
+			NewUnitFile(h, p.DropInPath(), p.DropIn))
+	}
+	if p.Unit.Enabled() {
+		s = append(s, &Enable{H: h, Unit: p.Unit.Name})
+	}
+	s = append(s, &Reload{H: h, Unit: p.Unit.Name})
 	if u := p.User; u != nil {
 		s = append(s, &User{H: h, Plan: p.Name, Name: u.Name, Group: u.Group, Home: u.Home, Shell: u.Shell})
 	}
@@ -28,20 +41,10 @@ func ForPlan(h *Host, p *plan.Plan) []engine.Step {
 	for _, f := range p.Files {
 		s = append(s, NewFile(h, f.Dest, f.Content, uint32(f.Mode), f.Owner, f.Group))
 	}
-	s = append(s, NewUnitFile(h, p.Unit.Path(), p.UnitContent))
-	if len(p.DropIn) > 0 {
-		s = append(s,
-			&Directory{H: h, Path: path.Dir(p.DropInPath()), Mode: 0o755, Owner: "root", Group: "root"},
-			NewUnitFile(h, p.DropInPath(), p.DropIn))
-	}
 	for _, c := range p.Checks {
 		s = append(s, &Check{H: h, Name: c.Name, Run: c.Run, User: c.User, Dir: c.Dir})
 	}
-	if p.Unit.Enabled() {
-		s = append(s, &Enable{H: h, Unit: p.Unit.Name})
-	}
 	s = append(s,
-		&Reload{H: h, Unit: p.Unit.Name},
 		&Start{H: h, Unit: p.Unit.Name, Timeout: time.Duration(p.Readiness.Timeout), HTTP: p.Readiness.HTTP},
 	)
 	if m := p.OnReady.Mail; m != nil {

@@ -70,7 +70,10 @@ func undoEnable(h *Host) engine.UndoFunc {
 	}
 }
 
-// Reload makes systemd read the unit files again, when one changed.
+// Reload makes systemd read the unit files again, when one changed. It comes
+// right after the unit and its drop-in and does not wait: the reload runs
+// while the user and the app's files are made, and the start step waits for
+// it (Host.Reloaded) before anything that depends on it.
 type Reload struct {
 	H    *Host
 	Unit string
@@ -85,21 +88,22 @@ func (s *Reload) Key() string { return "" }
 // Check implements engine.Step.
 func (s *Reload) Check(ctx context.Context, r *engine.Run) (engine.Change, error) {
 	if r.Changed("unit") {
-		return engine.Change{Action: "daemon-reload", Detail: "the unit file changed", Before: struct{}{}}, nil
+		return engine.Change{Action: "daemon-reload", Detail: "the unit file changed (in the background, while the files are written)", Before: struct{}{}}, nil
 	}
 	st, err := s.H.Systemd.State(ctx, s.Unit)
 	if err != nil {
 		return engine.Change{}, err
 	}
 	if st.NeedDaemonReload || !st.Loaded() {
-		return engine.Change{Action: "daemon-reload", Detail: "systemd has not read the unit file yet", Before: struct{}{}}, nil
+		return engine.Change{Action: "daemon-reload", Detail: "systemd has not read the unit file yet (in the background, while the files are written)", Before: struct{}{}}, nil
 	}
 	return engine.Change{}, nil
 }
 
 // Apply implements engine.Step.
 func (s *Reload) Apply(ctx context.Context, r *engine.Run, c engine.Change) error {
-	return s.H.Systemd.Reload(ctx)
+	s.H.startReload(ctx)
+	return nil
 }
 
 func undoReload(h *Host) engine.UndoFunc {
@@ -133,6 +137,10 @@ var affecting = []string{"user", "directory", "file", "unit", "packages"}
 
 // Check implements engine.Step.
 func (s *Start) Check(ctx context.Context, r *engine.Run) (engine.Change, error) {
+	// What systemd says of the unit counts only once it has read it.
+	if err := s.H.Reloaded(); err != nil {
+		return engine.Change{}, err
+	}
 	st, err := s.H.Systemd.State(ctx, s.Unit)
 	if err != nil {
 		return engine.Change{}, err
@@ -281,6 +289,9 @@ func undoStart(h *Host) engine.UndoFunc {
 // daemon-reload, then the restart of services that were running before.
 func finish(h *Host) engine.UndoFunc {
 	return func(ctx context.Context, u *engine.Undo, _ journal.Entry) error {
+		// A rollback may come while the run's own reload is under way: its
+		// outcome no longer matters, the reload below reads what is left.
+		_ = h.Reloaded()
 		if u.DryRun {
 			if u.NeedReload {
 				u.Would("systemd", engine.Change{Action: "daemon-reload"})

@@ -299,16 +299,28 @@ func (f *fixture) owner(user string) string {
 
 var firstInstall = []string{
 	"packages python3,curl = install",
+	"unit /etc/systemd/system/demo.service = create",
+	"autostart demo.service = enable",
+	"systemd = daemon-reload",
 	"user demo = create",
 	"directory /opt/demo = create",
 	"directory /opt/demo/data = create",
 	"file /opt/demo/app.py = create",
 	"file /opt/demo/run.sh = create",
 	"file /etc/demo.conf = create",
-	"unit /etc/systemd/system/demo.service = create",
-	"autostart demo.service = enable",
-	"systemd = daemon-reload",
 	"service demo.service = start",
+}
+
+// stepNamed is the result of the step called name.
+func stepNamed(t *testing.T, res engine.Result, name string) engine.StepResult {
+	t.Helper()
+	for _, s := range res.Steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no step %s in %v", name, actions(res))
+	return engine.StepResult{}
 }
 
 func TestFirstInstall(t *testing.T) {
@@ -320,23 +332,24 @@ func TestFirstInstall(t *testing.T) {
 		t.Errorf("Changed = %d, want %d", res.Changed, len(firstInstall))
 	}
 	// Everything happens in the plan's order, each step acting before it is
-	// reported, and systemd is told last: enable, one reload, start.
+	// reported: the unit, enable and one reload first, so that systemd
+	// reads the unit while the user and files are made, then the start.
 	equal(t, "order", f.log.Since(0), []string{
 		"apt install curl",
 		"applied packages python3,curl install",
-		"groupadd demo",
-		"useradd demo",
+		"applied unit /etc/systemd/system/demo.service create",
+		"enable demo.service",
+		"applied autostart demo.service enable",
+		"reload",
+		"applied systemd daemon-reload",
+		// One useradd makes the user and its group of the same name.
+		"useradd --user-group demo",
 		"applied user demo create",
 		"applied directory /opt/demo create",
 		"applied directory /opt/demo/data create",
 		"applied file /opt/demo/app.py create",
 		"applied file /opt/demo/run.sh create",
 		"applied file /etc/demo.conf create",
-		"applied unit /etc/systemd/system/demo.service create",
-		"enable demo.service",
-		"applied autostart demo.service enable",
-		"reload",
-		"applied systemd daemon-reload",
 		"reset-failed demo.service",
 		"start demo.service",
 		"probe http://127.0.0.1:5001/health",
@@ -410,16 +423,16 @@ func TestEmbeddedPlanInstalls(t *testing.T) {
 	res := f.mustInstall(p)
 	equal(t, "actions", actions(res), []string{
 		"packages python3,python3-flask,curl = install",
-		"user notifydemo = create",
-		"directory /opt/notifydemo = create",
-		"file /opt/notifydemo/app.py = create",
-		"file /opt/notifydemo/notifyctl = create",
 		"unit /etc/systemd/system/notifydemo.service = create",
 		// The strict hardening profile, as a drop-in written before the one reload.
 		"directory /etc/systemd/system/notifydemo.service.d = create",
 		"unit /etc/systemd/system/notifydemo.service.d/50-notifyctl-hardening.conf = create",
 		"autostart notifydemo.service = enable",
 		"systemd = daemon-reload",
+		"user notifydemo = create",
+		"directory /opt/notifydemo = create",
+		"file /opt/notifydemo/app.py = create",
+		"file /opt/notifydemo/notifyctl = create",
 		"service notifydemo.service = start",
 		"mail root = none", // the fixture has no mailer
 	})
@@ -490,8 +503,8 @@ func TestChangedFileRestartsWithoutReload(t *testing.T) {
 	if res.Changed != 2 {
 		t.Errorf("Changed = %d", res.Changed)
 	}
-	if !strings.Contains(res.Steps[4].Diff, "-print('v1')") || !strings.Contains(res.Steps[4].Diff, "+print('v2')") {
-		t.Errorf("app.py diff:\n%s", res.Steps[4].Diff)
+	if d := stepNamed(t, res, "file /opt/demo/app.py").Diff; !strings.Contains(d, "-print('v1')") || !strings.Contains(d, "+print('v2')") {
+		t.Errorf("app.py diff:\n%s", d)
 	}
 	equal(t, "systemd calls", f.sd.CallsSince(calls), []string{"reset-failed demo.service", "restart demo.service"})
 	if got := f.read("/opt/demo/app.py"); got != appV2 {
@@ -657,7 +670,8 @@ func TestStartFailureRollsBackEverything(t *testing.T) {
 		// rollback: clear the failed unit, disable it, one reload once its file is gone
 		"reset-failed demo.service", "disable demo.service", "reload",
 	})
-	equal(t, "accounts", f.acc.Calls, []string{"groupadd demo", "useradd demo", "userdel demo", "groupdel demo"})
+	// userdel takes the group it made with the user along.
+	equal(t, "accounts", f.acc.Calls, []string{"useradd --user-group demo", "userdel demo"})
 
 	es := f.j.Entries()
 	if len(es) != len(firstInstall) {
@@ -730,21 +744,82 @@ func TestFailedUpdateRestoresAndRestartsThePreviousVersion(t *testing.T) {
 	}
 }
 
-func TestFailedUserCreationRemovesTheGroup(t *testing.T) {
+func TestFailedUserAndGroupCreationLeavesNeither(t *testing.T) {
 	f := newFixture(t)
 	f.acc.AddUserErr = errors.New("useradd: cannot lock /etc/passwd")
-	before := listing(t, f.root)
-	_, err := f.install(loadPlan(t, version{}))
-	if err == nil || !strings.Contains(err.Error(), "cannot lock") {
+	if _, err := f.install(loadPlan(t, version{})); err == nil || !strings.Contains(err.Error(), "cannot lock") {
 		t.Fatalf("install error %v", err)
 	}
-	equal(t, "accounts", f.acc.Calls, []string{"groupadd demo", "useradd demo", "groupdel demo"})
+	equal(t, "accounts", f.acc.Calls, []string{"useradd --user-group demo"})
 	if _, ok := f.acc.Groups["demo"]; ok {
 		t.Error("group demo is left")
 	}
+}
+
+func TestUninstallKeepsTheGroupThatWasThere(t *testing.T) {
+	// The user is the plan's, its group (named like it) the administrator's:
+	// userdel must not take the group along.
+	f := newFixture(t)
+	if err := f.acc.AddGroup(context.Background(), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	f.acc.Calls = nil
+	f.mustInstall(loadPlan(t, version{}))
+	if err := f.uninstall(&engine.Undo{}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "accounts", f.acc.Calls, []string{"useradd demo", "userdel demo"})
+	if _, ok := f.acc.Groups["demo"]; !ok {
+		t.Error("group demo, there before install, was deleted")
+	}
+	if _, _, ok, _ := f.acc.User("demo"); ok {
+		t.Error("user demo is left")
+	}
+}
+
+func TestFailedReloadFailsTheStartAndRollsBack(t *testing.T) {
+	// The reload runs while the user and files are made; its failure is
+	// found before the start, which never happens.
+	f := newFixture(t)
+	f.sd.ReloadErr = errors.New("daemon-reload: Access denied")
+	before := listing(t, f.root)
+	res, err := f.install(loadPlan(t, version{}))
+	if err == nil || !strings.Contains(err.Error(), "service demo.service: daemon-reload: Access denied") {
+		t.Fatalf("install error %v", err)
+	}
+	if last := res.Steps[len(res.Steps)-1]; last.Name != "service demo.service" || last.Action != "failed" {
+		t.Errorf("last step %+v", last)
+	}
+	for _, c := range f.sd.Calls {
+		if strings.HasPrefix(c, "start ") {
+			t.Errorf("the unit was started after a failed reload: %q", f.sd.Calls)
+		}
+	}
 	equal(t, "listing", listing(t, f.root), before)
-	if len(f.sd.Calls) != 0 {
-		t.Errorf("systemd was called: %q", f.sd.Calls)
+	if _, ok := f.acc.Users["demo"]; ok {
+		t.Error("user demo is left")
+	}
+}
+
+func TestFailedUserCreationRemovesTheGroup(t *testing.T) {
+	// A group named otherwise than the user is made first, by itself.
+	f := newFixture(t)
+	f.acc.AddUserErr = errors.New("useradd: cannot lock /etc/passwd")
+	before := listing(t, f.root)
+	_, err := f.install(loadPlan(t, version{group: "demo-grp"}))
+	if err == nil || !strings.Contains(err.Error(), "cannot lock") {
+		t.Fatalf("install error %v", err)
+	}
+	equal(t, "accounts", f.acc.Calls, []string{"groupadd demo-grp", "useradd demo", "groupdel demo-grp"})
+	if _, ok := f.acc.Groups["demo-grp"]; ok {
+		t.Error("group demo-grp is left")
+	}
+	equal(t, "listing", listing(t, f.root), before)
+	// The unit was enabled and read before the user step: the rollback
+	// disabled it and had systemd forget it again.
+	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reload", "disable demo.service", "reload"})
+	if f.sd.Enabled(unitName) {
+		t.Error("the unit is left enabled")
 	}
 }
 
@@ -844,8 +919,8 @@ func TestUninstallKeepsPackagesAndAccountsThatWereThere(t *testing.T) {
 	}
 	before := listing(t, f.root)
 	res := f.mustInstall(loadPlan(t, version{}))
-	if res.Steps[1].Name != "user demo" || res.Steps[1].Changed {
-		t.Errorf("user step %+v: the user existed", res.Steps[1])
+	if s := stepNamed(t, res, "user demo"); s.Changed {
+		t.Errorf("user step %+v: the user existed", s)
 	}
 	if err := f.uninstall(&engine.Undo{}); err != nil {
 		t.Fatal(err)
@@ -878,14 +953,14 @@ func TestUninstallDryRun(t *testing.T) {
 	}
 	equal(t, "preview", preview, []string{
 		"service demo.service = stop",
-		"autostart demo.service = disable",
-		"unit /etc/systemd/system/demo.service = remove",
 		"file /etc/demo.conf = restore",
 		"file /opt/demo/run.sh = remove",
 		"file /opt/demo/app.py = remove",
 		"directory /opt/demo/data = remove",
 		"directory /opt/demo = remove",
 		"user demo = delete",
+		"autostart demo.service = disable",
+		"unit /etc/systemd/system/demo.service = remove",
 		"packages python3,curl = remove",
 		"systemd = daemon-reload",
 	})
@@ -1176,10 +1251,10 @@ func TestDryRunOfANewUserAndGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	equal(t, "actions", actions(res), firstInstall)
-	if d := res.Steps[1].Detail; !strings.Contains(d, "group demo-grp") || !strings.Contains(d, "system user demo") {
+	if d := stepNamed(t, res, "user demo").Detail; !strings.Contains(d, "group demo-grp") || !strings.Contains(d, "system user demo") {
 		t.Errorf("user step detail %q", d)
 	}
-	if d := res.Steps[4].Detail; d != "0640 demo:demo-grp 12 bytes" {
+	if d := stepNamed(t, res, "file /opt/demo/app.py").Detail; d != "0640 demo:demo-grp 12 bytes" {
 		t.Errorf("app.py detail %q", d)
 	}
 	g := newFixture(t)
@@ -1204,8 +1279,8 @@ func TestReloadWhenSystemdHasNotReadTheUnit(t *testing.T) {
 		t.Errorf("the unit file was rewritten: %v", changed)
 	}
 	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reload", "reset-failed demo.service", "start demo.service"})
-	if res.Steps[9].Detail != "systemd has not read the unit file yet" {
-		t.Errorf("reload detail %q", res.Steps[9].Detail)
+	if d := stepNamed(t, res, "systemd").Detail; !strings.HasPrefix(d, "systemd has not read the unit file yet") {
+		t.Errorf("reload detail %q", d)
 	}
 }
 
@@ -1264,7 +1339,7 @@ func TestExistingUserWithANewGroup(t *testing.T) {
 	}
 	f.acc.Calls = nil
 	res := f.mustInstall(loadPlan(t, version{group: "demo-grp"}))
-	if s := res.Steps[1]; s.Action != "create" || s.Detail != "group demo-grp" {
+	if s := stepNamed(t, res, "user demo"); s.Action != "create" || s.Detail != "group demo-grp" {
 		t.Errorf("user step %+v", s)
 	}
 	equal(t, "accounts", f.acc.Calls, []string{"groupadd demo-grp"})

@@ -85,13 +85,23 @@ func (a Accounts) AddUser(ctx context.Context, name, group, home, shell, comment
 		"--no-create-home", "--shell", shell, "--comment", comment, name)
 }
 
-// DelUser deletes a user but never a group: with USERGROUPS_ENAB, userdel
-// also deletes a group named like the user, which may not be the plan's to
-// delete, so the user is first moved to the nogroup group.
-func (a Accounts) DelUser(ctx context.Context, name string) error {
-	if _, ok, err := a.Group(name); err == nil && ok {
-		if err := run(ctx, "usermod", "--gid", "nogroup", name); err != nil {
-			return err
+// AddUserGroup creates a system user and a group of the same name as its
+// primary group, with one useradd.
+func (a Accounts) AddUserGroup(ctx context.Context, name, home, shell, comment string) error {
+	return run(ctx, "useradd", "--system", "--user-group", "--home-dir", home,
+		"--no-create-home", "--shell", shell, "--comment", comment, name)
+}
+
+// DelUser deletes a user. With USERGROUPS_ENAB (Debian's default), userdel
+// also deletes the group named like the user when it is the user's primary
+// group: unless withGroup, the user is first moved to the nogroup group, so
+// that a group that is not the plan's to delete is kept.
+func (a Accounts) DelUser(ctx context.Context, name string, withGroup bool) error {
+	if !withGroup {
+		if _, ok, err := a.Group(name); err == nil && ok {
+			if err := run(ctx, "usermod", "--gid", "nogroup", name); err != nil {
+				return err
+			}
 		}
 	}
 	return run(ctx, "userdel", name)

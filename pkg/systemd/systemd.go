@@ -25,6 +25,10 @@ type Manager interface {
 	Disable(ctx context.Context, unit string) (changed bool, err error)
 	// Reload is a daemon-reload.
 	Reload(ctx context.Context) error
+	// StartReload asks for a daemon-reload without waiting for it and
+	// returns a function that does, with the reload's error. A caller waits
+	// for it before any call that must see the reloaded units.
+	StartReload(ctx context.Context) (wait func() error)
 	// Start, Restart and Stop queue a job and wait for its result: one of
 	// done, canceled, timeout, failed, dependency, skipped.
 	Start(ctx context.Context, unit string) (string, error)
@@ -148,6 +152,13 @@ func (c *Conn) Reload(ctx context.Context) error {
 		return fmt.Errorf("daemon-reload: %w", err)
 	}
 	return nil
+}
+
+// StartReload implements Manager.
+func (c *Conn) StartReload(ctx context.Context) func() error {
+	done := make(chan error, 1)
+	go func() { done <- c.Reload(ctx) }()
+	return func() error { return <-done }
 }
 
 type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)

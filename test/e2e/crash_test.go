@@ -97,7 +97,7 @@ func TestCrashAtEveryInstallFailpoint(t *testing.T) {
 	for _, hit := range hits {
 		names[strings.Split(hit, ":")[0]] = true
 	}
-	for _, want := range []string{"engine.after-intent", "engine.after-apply", "journal.mid-record", "fsutil.before-rename", "user.after-group", "systemd.job-queued"} {
+	for _, want := range []string{"engine.after-intent", "engine.after-apply", "journal.mid-record", "fsutil.before-rename", "systemd.job-queued"} {
 		if !names[want] {
 			t.Fatalf("install never passes failpoint %s (hits: %v)", want, hits)
 		}
