@@ -99,12 +99,20 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	if o.timeout > 0 {
 		p.Readiness.Timeout = plan.Duration(o.timeout)
 	}
+	// Reading notifyctl itself (for the files whose source is @notifyctl),
+	// systemd's checks of the unit and the D-Bus connection are independent:
+	// they run side by side.
+	type selfResult struct {
+		content []byte
+		err     error
+	}
+	var self chan selfResult
 	if p.UsesSelf() {
-		self, err := selfBinary()
-		if err != nil {
-			return failed(err)
-		}
-		p.SetSelf(self)
+		self = make(chan selfResult, 1)
+		go func() {
+			b, err := selfBinary()
+			self <- selfResult{b, err}
+		}()
 	}
 	rep := newReporter(o)
 	verb := "install"
@@ -136,6 +144,13 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 		return err
 	}
 	defer conn.Close()
+	if self != nil {
+		r := <-self
+		if r.err != nil {
+			return failed(r.err)
+		}
+		p.SetSelf(r.content)
+	}
 	h := newHost(conn)
 	h.Waiting = rep.Waiting
 	eng := &engine.Engine{Undoers: steps.Undoers(h), Report: rep}
