@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/charmbracelet/log"
@@ -110,8 +111,8 @@ func (c *console) show(line string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	line = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
-			return ' ' // a newline or escape in a status text must not break the line
+		if unicode.IsControl(r) {
+			return ' ' // a newline or escape (C0 or C1) in a status text must not break the line
 		}
 		return r
 	}, line)

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -270,8 +271,10 @@ func oneLine(s string) string {
 		switch {
 		case r == '\n':
 			b.WriteString(`\n`)
-		case r < 0x20 || r == 0x7f:
+		case r < 0x80 && unicode.IsControl(r):
 			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.IsControl(r): // C1, such as U+009B, read by some terminals as ESC [
+			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteRune(r)
 		}
@@ -294,6 +297,9 @@ func Load(fsys fs.FS, file, source, origin string) (*Plan, error) {
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fail("", "no such plan file")
+		}
+		if escapes(err) {
+			return nil, fail("", "the plan file leads out of its directory (a symlink to %s?)", linkTarget(fsys, file))
 		}
 		return nil, fail("", "%v", err)
 	}
@@ -737,7 +743,7 @@ var mailRE = regexp.MustCompile(`^[a-zA-Z0-9._+-]+(@[a-zA-Z0-9.-]+)?$`)
 
 func hasControl(s string) bool {
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) {
 			return true
 		}
 	}
@@ -814,6 +820,9 @@ func readSource(fsys fs.FS, name string) ([]byte, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no such file in the plan directory", name)
 		}
+		if escapes(err) {
+			return nil, fmt.Errorf("%s leads out of the plan directory (a symlink to %s?): a plan installs only its own files", name, linkTarget(fsys, name))
+		}
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
@@ -823,6 +832,20 @@ func readSource(fsys fs.FS, name string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", name, MaxSourceSize)
 	}
 	return fs.ReadFile(fsys, name)
+}
+
+// escapes says whether err is an os.Root refusing a name that resolves
+// outside its directory.
+func escapes(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "path escapes from parent")
+}
+
+// linkTarget is where the symlink name points, for messages, or "elsewhere".
+func linkTarget(fsys fs.FS, name string) string {
+	if t, err := fs.ReadLink(fsys, name); err == nil {
+		return strconv.Quote(t)
+	}
+	return "elsewhere"
 }
 
 func checkMode(m Mode) error {
@@ -843,7 +866,7 @@ func checkUnitText(b []byte) error {
 	}
 	for i, line := range strings.Split(string(b), "\n") {
 		for _, r := range strings.TrimSuffix(line, "\r") {
-			if (r < 0x20 && r != '\t') || r == 0x7f {
+			if unicode.IsControl(r) && r != '\t' {
 				return fmt.Errorf("line %d has a control character", i+1)
 			}
 		}

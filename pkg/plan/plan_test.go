@@ -264,6 +264,8 @@ func TestBadPlans(t *testing.T) {
 		{"file dest is a directory", repl("dest: /opt/demo/app.py", "dest: /opt/demo"), "files[0].dest", []string{"already claimed by directories[0].path"}},
 		{"file under a file", repl("dest: /opt/demo/run.sh", "dest: /opt/demo/app.py/run.sh"), "files[1].dest", []string{"parent is a file"}},
 		{"unit file with a control character", set("demo.service", "[Service]\nExecStart=/bin/true\x1b[2J\n"), "unit.source", []string{"line 2", "control character"}},
+		{"unit file with a C1 control character", set("demo.service", "[Service]\nExecStart=/bin/true\u009b2J\n"), "unit.source", []string{"line 2", "control character"}},
+		{"description with a C1 control character", repl("description: a test plan", "description: \"x\\u009b2Jy\""), "description", []string{"control characters"}},
 		{"unit file with a carriage return inside", set("demo.service", "[Service]\nExec\rStart=/bin/true\n"), "unit.source", []string{"control character"}},
 		{"binary unit file", set("demo.service", "[Service]\x00"), "unit.source", []string{"not text"}},
 		{"unit without [Service]", set("demo.service", "[Unit]\nDescription=x\n"), "unit.source", []string{"[Service]"}},
@@ -398,6 +400,57 @@ func TestResolveDirectoryAndFile(t *testing.T) {
 	}
 }
 
+func TestResolveRefusesSourcesOutsideThePlanDirectory(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("not the plan's\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writePlanDir(t, dir, "plan.yaml")
+	app := filepath.Join(dir, "app.py")
+
+	// A symlink that stays inside the plan directory is followed.
+	if err := os.Rename(app, filepath.Join(dir, "real.py")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real.py", app); err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Resolve(dir, plans.FS, plans.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(p.Files[0].Content) != "print('hello')\n" {
+		t.Errorf("app.py read as %q", p.Files[0].Content)
+	}
+
+	// One that leads out of it is refused, by name, and nothing is read.
+	for _, target := range []string{outside, "../" + filepath.Base(filepath.Dir(outside)) + "/secret"} {
+		os.Remove(app)
+		if err := os.Symlink(target, app); err != nil {
+			t.Fatal(err)
+		}
+		_, err = plan.Resolve(dir, plans.FS, plans.Default)
+		if err == nil || !strings.Contains(err.Error(), "app.py leads out of the plan directory") || !strings.Contains(err.Error(), target) {
+			t.Errorf("a source linked to %s: %v", target, err)
+		}
+	}
+
+	// A plan file given through a symlink is read where it is, its
+	// sources next to it.
+	link := filepath.Join(t.TempDir(), "linked.yaml")
+	if err := os.Symlink(filepath.Join(dir, "plan.yaml"), link); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(app)
+	if err := os.Symlink("real.py", app); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := plan.Resolve(link, plans.FS, plans.Default); err != nil || p.Source != link {
+		t.Errorf("Resolve(%s) = %v", link, err)
+	}
+}
+
 func TestResolveUnknown(t *testing.T) {
 	t.Chdir(t.TempDir())
 	_, err := plan.Resolve("nosuchplan", plans.FS, plans.Default)
@@ -414,5 +467,16 @@ func TestResolveUnknown(t *testing.T) {
 func TestModeString(t *testing.T) {
 	if s := plan.Mode(0o640).String(); s != "0640" {
 		t.Errorf("Mode(0640).String() = %q", s)
+	}
+}
+
+func TestErrorEscapesControlCharacters(t *testing.T) {
+	// What comes from a plan is never sent to the terminal as it is: C0,
+	// DEL and C1 controls (U+009B is ESC [ to some terminals) are escaped.
+	e := &plan.Error{File: "p\x1b[2J.yaml", Field: "vars.a\nb", Msg: "bad \u009b31m value\x7f"}
+	got := e.Error()
+	want := `p\x1b[2J.yaml: vars.a\nb: bad \u009b31m value\x7f`
+	if got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }

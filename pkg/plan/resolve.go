@@ -50,10 +50,22 @@ func loadPath(arg string) (*Plan, error) {
 	}
 	dir, file, source := abs, FileName, filepath.Join(arg, FileName)
 	if !st.IsDir() {
+		// A plan file given by a symlink is read where it really is: its
+		// sources are next to it.
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			abs = real
+		}
 		dir, file = filepath.Split(abs)
 		source = arg
 	}
-	return Load(os.DirFS(dir), file, source, abs)
+	// Through an os.Root, no name in the plan (its sources, the plan file
+	// itself) reaches outside the plan directory, not even by a symlink.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, &Error{File: arg, Msg: err.Error()}
+	}
+	defer root.Close()
+	return Load(root.FS(), file, source, abs)
 }
 
 // Embedded lists the embedded plans.
