@@ -154,7 +154,14 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	h := newHost(conn)
 	h.Waiting = rep.Waiting
 	eng := &engine.Engine{Undoers: steps.Undoers(h), Report: rep}
-	planned := steps.ForPlan(h, p)
+	live, err := installedEntries(p.Name, rep)
+	if err != nil {
+		return failed(err)
+	}
+	planned := steps.ForPlan(h, p, live)
+	for _, name := range steps.Leftovers(planned, live, p.Unit.Path()) {
+		rep.log.Warn(fmt.Sprintf("%s is no longer in the plan: uninstall undoes it", name))
+	}
 	// refuse ends a run that changed nothing because of its input or the host.
 	refuse := func(err error) error {
 		if o.json {
@@ -404,6 +411,26 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 	return nil
 }
 
+// installedEntries are the live entries of the plan's journal, from which
+// install removes what an earlier install made and the plan no longer has;
+// none when the plan is not installed, or when its journal fails validation
+// (then nothing is removed on its word: uninstall says why).
+func installedEntries(name string, rep *reporter) ([]journal.Entry, error) {
+	if ok, err := journal.Exists(name); err != nil || !ok {
+		return nil, err
+	}
+	j, err := journal.OpenReadOnly(name)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	if problems := journalProblems(j); len(problems) > 0 {
+		rep.log.Warn(fmt.Sprintf("%s fails validation: what the plan no longer has is left in place", j.Path()), "problems", strings.Join(problems, "; "))
+		return nil, nil
+	}
+	return j.Live(), nil
+}
+
 // checkUnit runs systemd's own checks on the unit and its hardening drop-in
 // before anything is changed: verify, then the exposure score, which must
 // not exceed the plan's maximum. The score is nil when it cannot be had.
@@ -479,7 +506,10 @@ func unitInstalled(p *plan.Plan) bool {
 		return false
 	}
 	if len(p.DropIn) == 0 {
-		return true
+		// Unless a drop-in from before is still there: removing it changes
+		// the unit systemd runs, which must pass the checks again.
+		info, err := fsutil.Stat(p.DropInPath())
+		return err == nil && !info.Exists
 	}
 	same, err := fsutil.Equal(p.DropInPath(), p.DropIn)
 	return err == nil && same

@@ -93,7 +93,11 @@ func runStatus(ctx context.Context, o *options, arg string) error {
 	// Installed means the journal still holds the plan's unit: after an
 	// uninstall that kept data or edited files, it holds only those.
 	var kept []string
+	var live []journal.Entry
 	if j != nil {
+		if len(journalProblems(j)) == 0 {
+			live = j.Live()
+		}
 		for _, e := range j.Live() {
 			if e.Step == "unit" {
 				out.Installed = true
@@ -139,7 +143,7 @@ func runStatus(ctx context.Context, o *options, arg string) error {
 	}
 	// Drift is what install would change: the same checks, in a preview.
 	run := engine.NewRun(true)
-	for _, s := range steps.ForPlan(newHost(conn), p) {
+	for _, s := range steps.ForPlan(newHost(conn), p, live) {
 		c, err := s.Check(ctx, run)
 		if err != nil {
 			out.Drift = append(out.Drift, drift{Name: engine.Name(s), Action: "blocked", Detail: err.Error()})

@@ -91,13 +91,15 @@ type Run struct {
 	// created holds the keys this run creates (or would), so that later checks
 	// in a preview can reason about things not yet there.
 	created map[string]bool
+	// removed holds the keys this run removes (or would).
+	removed map[string]bool
 }
 
 // NewRun starts a run.
 func NewRun(dryRun bool) *Run {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return &Run{ID: hex.EncodeToString(b), DryRun: dryRun, changed: map[string]bool{}, created: map[string]bool{}}
+	return &Run{ID: hex.EncodeToString(b), DryRun: dryRun, changed: map[string]bool{}, created: map[string]bool{}, removed: map[string]bool{}}
 }
 
 // Changed says whether a step of one of these kinds changed (or would) in this run.
@@ -113,6 +115,9 @@ func (r *Run) Changed(kinds ...string) bool {
 // Creates says whether this run creates (or would) the resource key.
 func (r *Run) Creates(key string) bool { return r.created[key] }
 
+// Removes says whether this run removes (or would) the resource key.
+func (r *Run) Removes(key string) bool { return r.removed[key] }
+
 // Will records that this run creates (or would) a resource other than the
 // step's own key, such as the group a user step creates.
 func (r *Run) Will(key string) { r.created[key] = true }
@@ -124,8 +129,11 @@ func (r *Run) Note(s Step, c Change) { r.note(s, c) }
 func (r *Run) note(s Step, c Change) {
 	if c.Changed() {
 		r.changed[s.Kind()] = true
-		if c.Action == "create" {
+		switch c.Action {
+		case "create":
 			r.created[s.Key()] = true
+		case "remove":
+			r.removed[s.Key()] = true
 		}
 	}
 }

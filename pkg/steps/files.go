@@ -309,6 +309,15 @@ func undoDirectory(h *Host) engine.UndoFunc {
 		name := engine.DisplayName(e.Step, e.Key)
 		p := h.path(e.Key)
 		info, err := fsutil.Stat(p)
+		if err == nil && !info.Exists && b.Exists && e.Action == "remove" {
+			// An obsolete directory this run removed: rolled back, it is
+			// made again, for the files restored into it.
+			if u.Would(name, engine.Change{Action: "create", Detail: fmt.Sprintf("mode %s, owner %d:%d", modeString(b.Mode), b.UID, b.GID)}) {
+				return nil
+			}
+			_, err := fsutil.Mkdir(p, b.Mode, b.UID, b.GID)
+			return err
+		}
 		if err != nil || !info.Exists {
 			return err
 		}

@@ -5,14 +5,39 @@ import (
 	"time"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/journal"
 	"github.com/notifyctl/notifyctl/pkg/plan"
 )
 
 // ForPlan returns a plan's steps in the order they run: packages, unit file
 // and drop-in, enable, one daemon-reload (left to run in the background),
 // group and user, directories, data, files, checks, start (once systemd has
-// reloaded), then what to do once ready.
-func ForPlan(h *Host, p *plan.Plan) []engine.Step {
+// reloaded), then what to do once ready. live, the plan journal's live
+// entries (nil when it is not installed), adds the steps that remove what an
+// earlier install made and the plan no longer has: drop-ins before the
+// reload, files and directories after the plan's own files.
+func ForPlan(h *Host, p *plan.Plan, live []journal.Entry) []engine.Step {
+	s := forPlan(h, p)
+	if len(live) == 0 {
+		return s
+	}
+	dropIns, rest, _ := ObsoleteSteps(h, s, live, p.Unit.Path())
+	var out []engine.Step
+	for _, st := range s {
+		switch st.Kind() {
+		case "enable", "reload":
+			out = append(out, dropIns...)
+			dropIns = nil
+		case "check", "start":
+			out = append(out, rest...)
+			rest = nil
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func forPlan(h *Host, p *plan.Plan) []engine.Step {
 	var s []engine.Step
 	if len(p.Packages) > 0 {
 		s = append(s, &Packages{H: h, Names: p.Packages})

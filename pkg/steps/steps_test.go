@@ -76,6 +76,8 @@ type version struct {
 	app, unit, conf string
 	timeout         string
 	group           string // the user's group, when not "demo"
+	// edit, when set, changes the plan file.
+	edit func(planYAML string) string
 }
 
 func loadPlan(t *testing.T, v version) *plan.Plan {
@@ -95,6 +97,9 @@ func loadPlan(t *testing.T, v version) *plan.Plan {
 	planYAML := strings.Replace(testPlan, "TIMEOUT", v.timeout, 1)
 	if v.group != "" {
 		planYAML = strings.Replace(planYAML, "  name: demo\n", "  name: demo\n  group: "+v.group+"\n", 1)
+	}
+	if v.edit != nil {
+		planYAML = v.edit(planYAML)
 	}
 	fsys := fstest.MapFS{
 		"plan.yaml":    {Data: []byte(planYAML)},
@@ -168,7 +173,7 @@ func (f *fixture) engine() *engine.Engine {
 }
 
 func (f *fixture) install(p *plan.Plan) (engine.Result, error) {
-	return f.engine().Install(context.Background(), engine.NewRun(false), steps.ForPlan(f.h, p), false)
+	return f.engine().Install(context.Background(), engine.NewRun(false), steps.ForPlan(f.h, p, f.j.Live()), false)
 }
 
 func (f *fixture) mustInstall(p *plan.Plan) engine.Result {
@@ -551,7 +556,7 @@ func TestDryRunReportsWhatInstallDoesAndChangesNothing(t *testing.T) {
 	f := newFixture(t)
 	before := listing(t, f.root)
 	e := &engine.Engine{Undoers: steps.Undoers(f.h), Report: f.rep} // no journal
-	dry, err := e.Install(context.Background(), engine.NewRun(true), steps.ForPlan(f.h, p), false)
+	dry, err := e.Install(context.Background(), engine.NewRun(true), steps.ForPlan(f.h, p, f.j.Live()), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,13 +591,13 @@ func TestDryRunReportsWhatInstallDoesAndChangesNothing(t *testing.T) {
 	// change it names exactly the change.
 	entries := len(g.j.Entries())
 	ge := &engine.Engine{Undoers: steps.Undoers(g.h), Report: g.rep}
-	res, err := ge.Install(context.Background(), engine.NewRun(true), steps.ForPlan(g.h, p), false)
+	res, err := ge.Install(context.Background(), engine.NewRun(true), steps.ForPlan(g.h, p, g.j.Live()), false)
 	if err != nil || res.Changed != 0 {
 		t.Errorf("dry run on an installed host: %d changed (%v), %v", res.Changed, actions(res), err)
 	}
 	installed := listing(t, g.root)
 	calls := len(g.sd.Calls)
-	res, err = ge.Install(context.Background(), engine.NewRun(true), steps.ForPlan(g.h, loadPlan(t, version{unit: unitV2})), false)
+	res, err = ge.Install(context.Background(), engine.NewRun(true), steps.ForPlan(g.h, loadPlan(t, version{unit: unitV2}), g.j.Live()), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1246,7 +1251,7 @@ func TestDryRunOfANewUserAndGroup(t *testing.T) {
 	p := loadPlan(t, version{group: "demo-grp"})
 	f := newFixture(t)
 	e := &engine.Engine{Undoers: steps.Undoers(f.h), Report: f.rep}
-	res, err := e.Install(context.Background(), engine.NewRun(true), steps.ForPlan(f.h, p), false)
+	res, err := e.Install(context.Background(), engine.NewRun(true), steps.ForPlan(f.h, p, f.j.Live()), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1303,7 +1308,7 @@ func TestPreflightRefusesAHostBeforeAnyChange(t *testing.T) {
 	p := loadPlan(t, version{})
 	// On a fresh host every step can be applied: later steps count on what
 	// earlier ones create (the user, the directories).
-	if _, err := engine.Preflight(ctx, steps.ForPlan(f.h, p)); err != nil {
+	if _, err := engine.Preflight(ctx, steps.ForPlan(f.h, p, f.j.Live())); err != nil {
 		t.Fatalf("Preflight on a fresh host: %v", err)
 	}
 	outside := filepath.Join(filepath.Dir(f.root), "elsewhere")
@@ -1317,7 +1322,7 @@ func TestPreflightRefusesAHostBeforeAnyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := listing(t, f.root)
-	_, err := engine.Preflight(ctx, steps.ForPlan(f.h, p))
+	_, err := engine.Preflight(ctx, steps.ForPlan(f.h, p, f.j.Live()))
 	var se *engine.StepError
 	if !errors.As(err, &se) || se.Step != "directory /opt/demo/data" || !errors.Is(err, fsutil.ErrSymlink) {
 		t.Errorf("Preflight with a symlink in the way: %v", err)

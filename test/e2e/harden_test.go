@@ -174,3 +174,62 @@ func TestPlanCannotTakeAnotherPlansFiles(t *testing.T) {
 	}
 	assertSame(t, "a refused install", before, h.Snapshot())
 }
+
+// A plan whose hardening profile becomes "none" loses its drop-in on the
+// next install: the service is restarted without the sandbox, and still
+// passes the exposure gate first.
+func TestProfileNoneRemovesTheDropIn(t *testing.T) {
+	h := NewHost(t)
+	strict := h.copyPlan("/root/strict")
+	gated := h.copyPlan("/root/gated")
+	h.editPlanFile(gated+"/plan.yaml", func(s string) string {
+		return strings.Replace(s, "  profile: strict\n", "  profile: none\n", 1)
+	})
+	none := h.copyPlan("/root/none")
+	h.editPlanFile(none+"/plan.yaml", func(s string) string {
+		s = strings.Replace(s, "  profile: strict\n", "  profile: none\n", 1)
+		return strings.Replace(s, "  max_exposure: 2.0\n", "", 1)
+	})
+	pristine := h.Snapshot()
+	h.notifyctlJSON(0, "install", strict)
+	before := h.Prop("notifydemo.service", "MainPID")
+
+	// Still with max_exposure 2.0: refused, and nothing changed.
+	installed := h.Snapshot()
+	if _, stderr, code := h.Notifyctl("install", gated); code != 2 || !strings.Contains(stderr, "above hardening.max_exposure") {
+		t.Errorf("install without the drop-in, max_exposure 2.0: exit %d\n%s", code, stderr)
+	}
+	assertSame(t, "a refused install", installed, h.Snapshot())
+
+	out := h.notifyctlJSON(0, "install", none)
+	var removed []string
+	for _, s := range out.Steps {
+		if s.Action == "remove" {
+			removed = append(removed, s.Name)
+		}
+	}
+	want := []string{
+		"unit /etc/systemd/system/notifydemo.service.d/50-notifyctl-hardening.conf",
+		"directory /etc/systemd/system/notifydemo.service.d",
+	}
+	if strings.Join(removed, ";") != strings.Join(want, ";") {
+		t.Errorf("removed %q, want %q", removed, want)
+	}
+	if _, _, code := h.Run("test", "-e", "/etc/systemd/system/notifydemo.service.d"); code == 0 {
+		t.Error("the drop-in directory is left")
+	}
+	if got := h.Prop("notifydemo.service", "ProtectSystem"); got != "no" {
+		t.Errorf("ProtectSystem = %q after the drop-in went, want no", got)
+	}
+	if got := h.Prop("notifydemo.service", "MainPID"); got == before || got == "0" {
+		t.Errorf("MainPID %s (before %s): the service was not restarted", got, before)
+	}
+	if got := h.MustRun("curl", "-fsS", "http://127.0.0.1:5001/health"); got != "OK\n" {
+		t.Errorf("/health answered %q", got)
+	}
+	if out := h.notifyctlJSON(0, "install", none); out.Changed != 0 {
+		t.Errorf("a rerun changed %d step(s)", out.Changed)
+	}
+	h.notifyctlJSON(0, "uninstall", none)
+	assertSame(t, "after uninstall", pristine, h.Snapshot())
+}

@@ -433,3 +433,35 @@ func TestPackagesInstalledAndPurgedOnlyIfAdded(t *testing.T) {
 		}
 	}
 }
+
+// A file dropped from the plan is removed by the next install, which then
+// changes nothing more; one the administrator changed is kept.
+func TestDroppedFileIsRemoved(t *testing.T) {
+	h := NewHost(t)
+	extra := "  - source: extra.conf\n    dest: /opt/notifydemo/extra.conf\n    mode: \"0644\"\n  - source: notes.txt\n    dest: /opt/notifydemo/notes.txt\n    mode: \"0644\"\nunit:\n"
+	with := h.copyPlan("/root/with")
+	h.WriteFile(with+"/extra.conf", []byte("extra = 1\n"), 0o644)
+	h.WriteFile(with+"/notes.txt", []byte("notes\n"), 0o644)
+	h.editPlanFile(with+"/plan.yaml", func(s string) string { return strings.Replace(s, "unit:\n", extra, 1) })
+	without := h.copyPlan("/root/without")
+	pristine := h.Snapshot()
+
+	h.notifyctlJSON(0, "install", with)
+	h.WriteFile("/opt/notifydemo/notes.txt", []byte("the admin's notes\n"), 0o644)
+	out := h.notifyctlJSON(0, "install", without)
+	if got, want := strings.Join(out.changedSteps(), ";"), "remove file /opt/notifydemo/extra.conf;restart service notifydemo.service"; got != want {
+		t.Errorf("changed %q, want %q", got, want)
+	}
+	if _, _, code := h.Run("test", "-e", "/opt/notifydemo/extra.conf"); code == 0 {
+		t.Error("extra.conf is left")
+	}
+	if got := h.MustRun("cat", "/opt/notifydemo/notes.txt"); got != "the admin's notes\n" {
+		t.Errorf("notes.txt holds %q", got)
+	}
+	if out := h.notifyctlJSON(0, "install", without); out.Changed != 0 {
+		t.Errorf("a rerun changed %v", out.changedSteps())
+	}
+	// uninstall --purge removes the kept file too: the host is as it was.
+	h.notifyctlJSON(0, "uninstall", "--purge", without)
+	assertSame(t, "after uninstall --purge", pristine, h.Snapshot())
+}

@@ -1,0 +1,164 @@
+package steps_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/plan"
+	"github.com/notifyctl/notifyctl/pkg/steps"
+	"github.com/notifyctl/notifyctl/plans"
+)
+
+// withoutConf is the test plan without its /etc/demo.conf.
+func withoutConf(y string) string {
+	return strings.Replace(y, "  - source: demo.conf\n    dest: /etc/demo.conf\n    mode: \"0644\"\n", "", 1)
+}
+
+// withoutData is the test plan without its /opt/demo/data directory.
+func withoutData(y string) string {
+	return strings.Replace(y, "  - path: /opt/demo/data\n    mode: \"0700\"\n    owner: demo\n", "", 1)
+}
+
+func changed(res engine.Result) []string {
+	var out []string
+	for _, s := range res.Steps {
+		if s.Changed {
+			out = append(out, s.Name+" = "+s.Action)
+		}
+	}
+	return out
+}
+
+func TestDroppedFileIsRemoved(t *testing.T) {
+	f := newFixture(t)
+	before := listing(t, f.root)
+	f.mustInstall(loadPlan(t, version{}))
+
+	res := f.mustInstall(loadPlan(t, version{edit: withoutConf}))
+	// Gone, and the service restarted: it runs what the plan now says.
+	equal(t, "changed", changed(res), []string{"file /etc/demo.conf = remove", "service demo.service = restart"})
+	if d := stepNamed(t, res, "file /etc/demo.conf").Diff; !strings.Contains(d, "-"+strings.TrimSuffix(confV1, "\n")) {
+		t.Errorf("removal diff:\n%s", d)
+	}
+	if _, err := os.Lstat(f.path("/etc/demo.conf")); !os.IsNotExist(err) {
+		t.Errorf("/etc/demo.conf is left: %v", err)
+	}
+	// Once gone, it is gone: a rerun changes nothing.
+	if res := f.mustInstall(loadPlan(t, version{edit: withoutConf})); res.Changed != 0 {
+		t.Errorf("rerun changed %v", changed(res))
+	}
+	if err := f.uninstall(&engine.Undo{PurgePackages: true}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "listing after uninstall", listing(t, f.root), before)
+}
+
+func TestFailedInstallPutsTheDroppedFileBack(t *testing.T) {
+	f := newFixture(t)
+	f.mustInstall(loadPlan(t, version{}))
+	installed := listing(t, f.root)
+
+	f.sd.FailStarts = 1
+	if _, err := f.install(loadPlan(t, version{edit: withoutConf})); err == nil {
+		t.Fatal("install succeeded with a failing start")
+	}
+	// The rollback wrote it back, with its content, mode and owner.
+	equal(t, "listing after the rollback", listing(t, f.root), installed)
+	if got := f.read("/etc/demo.conf"); got != confV1 {
+		t.Errorf("/etc/demo.conf holds %q after the rollback", got)
+	}
+}
+
+func TestDroppedFileChangedByTheAdminIsKept(t *testing.T) {
+	f := newFixture(t)
+	f.mustInstall(loadPlan(t, version{}))
+	f.write("/etc/demo.conf", "# the admin's now\n", 0o644, 0, 0)
+
+	// Kept, and nothing else to do: the plan is up to date.
+	res := f.mustInstall(loadPlan(t, version{edit: withoutConf}))
+	if res.Changed != 0 {
+		t.Errorf("changed %v", changed(res))
+	}
+	if got := f.read("/etc/demo.conf"); got != "# the admin's now\n" {
+		t.Errorf("/etc/demo.conf holds %q", got)
+	}
+	// And uninstall keeps it too, as the administrator's.
+	if err := f.uninstall(&engine.Undo{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.read("/etc/demo.conf"); got != "# the admin's now\n" {
+		t.Errorf("/etc/demo.conf holds %q after uninstall", got)
+	}
+}
+
+func TestDroppedDirectoryIsRemovedOnlyWhenEmpty(t *testing.T) {
+	f := newFixture(t)
+	f.mustInstall(loadPlan(t, version{}))
+	f.write("/opt/demo/data/extra.txt", "not the plan's\n", 0o644, 0, 0)
+
+	res := f.mustInstall(loadPlan(t, version{edit: withoutData}))
+	if res.Changed != 0 {
+		t.Errorf("a directory holding another's file: changed %v", changed(res))
+	}
+	if got := f.read("/opt/demo/data/extra.txt"); got != "not the plan's\n" {
+		t.Errorf("extra.txt holds %q", got)
+	}
+
+	if err := os.Remove(f.path("/opt/demo/data/extra.txt")); err != nil {
+		t.Fatal(err)
+	}
+	res = f.mustInstall(loadPlan(t, version{edit: withoutData}))
+	equal(t, "changed", changed(res), []string{"directory /opt/demo/data = remove", "service demo.service = restart"})
+	if _, err := os.Lstat(f.path("/opt/demo/data")); !os.IsNotExist(err) {
+		t.Errorf("/opt/demo/data is left: %v", err)
+	}
+}
+
+func TestProfileNoneRemovesTheDropIn(t *testing.T) {
+	f := newFixture(t)
+	before := listing(t, f.root)
+	p, err := plan.Resolve("", plans.FS, plans.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetSelf([]byte("#!notifyctl\n"))
+	f.pkgs.Installed["python3-flask"] = true
+	f.mustInstall(p)
+	dir := "/etc/systemd/system/notifydemo.service.d"
+
+	// The plan, now with hardening profile none: no drop-in.
+	p.DropIn = nil
+	calls := len(f.sd.Calls)
+	res := f.mustInstall(p)
+	equal(t, "changed", changed(res), []string{
+		"unit " + dir + "/50-notifyctl-hardening.conf = remove",
+		"systemd = daemon-reload",
+		"directory " + dir + " = remove",
+		"service notifydemo.service = restart",
+	})
+	// One reload before the restart: the service runs without the sandbox.
+	equal(t, "systemd calls", f.sd.CallsSince(calls), []string{"reload", "reset-failed notifydemo.service", "restart notifydemo.service"})
+	if _, err := os.Lstat(f.path(dir)); !os.IsNotExist(err) {
+		t.Errorf("%s is left: %v", dir, err)
+	}
+	if res := f.mustInstall(p); res.Changed != 0 {
+		t.Errorf("rerun changed %v", changed(res))
+	}
+	if err := f.uninstall(&engine.Undo{PurgePackages: true}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "listing after uninstall", listing(t, f.root), before)
+}
+
+func TestRenamedUserIsLeftToUninstall(t *testing.T) {
+	f := newFixture(t)
+	f.mustInstall(loadPlan(t, version{}))
+	p := loadPlan(t, version{edit: func(y string) string {
+		y = strings.Replace(y, "user:\n  name: demo\n", "user:\n  name: demo2\n", 1)
+		return strings.ReplaceAll(y, "owner: demo\n", "owner: demo2\n")
+	}})
+	planned := steps.ForPlan(f.h, p, f.j.Live())
+	equal(t, "left", steps.Leftovers(planned, f.j.Live(), p.Unit.Path()), []string{"user demo"})
+}
