@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/notifyctl/notifyctl/pkg/system"
 	"github.com/notifyctl/notifyctl/pkg/systemd"
 	"github.com/notifyctl/notifyctl/plans"
+	"golang.org/x/sys/unix"
 )
 
 // output is the JSON object --json prints.
@@ -546,13 +548,27 @@ func acquire(ctx context.Context, o *options, rep *reporter, what string) (*lock
 func silentErr(err error) error { return fmt.Errorf("%w%w", silent, err) }
 
 // selfBinary is the content of the running notifyctl, which a plan may
-// install as its service's readiness wrapper.
+// install as its service's readiness wrapper. It is mapped rather than read:
+// the 11 MB are then not copied, nor the pages for them faulted in, unless
+// they are written (a rerun only compares them). The kernel refuses writes
+// to the file of a running program (ETXTBSY), and an upgrade replaces it by
+// a rename: the mapping cannot change under notifyctl.
 func selfBinary() ([]byte, error) {
-	exe, err := os.Executable()
+	f, err := os.Open("/proc/self/exe")
 	if err != nil {
-		return nil, fmt.Errorf("find the notifyctl binary: %w", err)
+		return nil, fmt.Errorf("open the notifyctl binary: %w", err)
 	}
-	b, err := os.ReadFile(exe)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read the notifyctl binary: %w", err)
+	}
+	if fi.Size() > 0 && fi.Size() < 1<<30 {
+		if b, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_PRIVATE); err == nil {
+			return b, nil
+		}
+	}
+	b, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("read the notifyctl binary: %w", err)
 	}
