@@ -363,6 +363,34 @@ func Sum(data []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
+// SumFile is Sum of the regular file at path, read in chunks without
+// following symlinks: hashing a large file costs no allocation of its size.
+func SumFile(path string) (string, error) {
+	dfd, name, err := openParent(path)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(dfd)
+	fd, err := openObject(dfd, name, path)
+	if err != nil {
+		return "", err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s: not a regular file", path)
+	}
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, f, make([]byte, 256<<10)); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // symlinkError reports a symlink at component at while resolving path.
 type symlinkError struct{ path, at string }
 

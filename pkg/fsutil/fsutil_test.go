@@ -460,3 +460,27 @@ func TestSum(t *testing.T) {
 		t.Errorf("Sum = %s", got)
 	}
 }
+
+func TestSumFile(t *testing.T) {
+	dir := tempDir(t)
+	file := filepath.Join(dir, "file")
+	mustWrite(t, file, "abc")
+	if got, err := SumFile(file); err != nil || got != Sum([]byte("abc")) {
+		t.Errorf("SumFile = %s, %v; want %s", got, err, Sum([]byte("abc")))
+	}
+	// More than one chunk.
+	big := strings.Repeat("0123456789abcdef", 40000)
+	mustWrite(t, file, big)
+	if got, err := SumFile(file); err != nil || got != Sum([]byte(big)) {
+		t.Errorf("SumFile of %d bytes = %s, %v", len(big), got, err)
+	}
+	if _, err := SumFile(dir); err == nil {
+		t.Error("SumFile of a directory succeeded")
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	_, err := SumFile(link)
+	wantSymlinkErr(t, "SumFile", err)
+}

@@ -159,11 +159,19 @@ func undoFile(h *Host) engine.UndoFunc {
 		if err != nil {
 			return err
 		}
-		var current []byte
+		// The content is hashed as it is read; it is read whole only for
+		// the diffs of a dry run.
+		var sum string
 		if info.Exists && info.IsRegular {
-			if current, err = fsutil.ReadFile(p, maxRead); err != nil {
+			if sum, err = fsutil.SumFile(p); err != nil {
 				return err
 			}
+		}
+		current := func() ([]byte, error) {
+			if !u.DryRun || !info.Exists || !info.IsRegular {
+				return nil, nil
+			}
+			return fsutil.ReadFile(p, maxRead)
 		}
 		// A file that is not what notifyctl last wrote is the administrator's
 		// now: like a modified conffile, it is kept unless --purge. (After a
@@ -173,19 +181,35 @@ func undoFile(h *Host) engine.UndoFunc {
 		if _, err := engine.DecodeBefore(u.Latest(e), &last); err != nil {
 			return err
 		}
-		if info.Exists && last.Wrote != "" && fsutil.Sum(current) != last.Wrote && !u.Purge {
-			if backup != "" && "backup/"+fsutil.Sum(current) == backup {
+		if info.Exists && last.Wrote != "" && sum != last.Wrote && !u.Purge {
+			if backup != "" && "backup/"+sum == backup {
 				return nil
 			}
 			u.Report.Note("kept %s: changed since notifyctl wrote it (--purge removes it)", e.Key)
 			return engine.ErrKept
+		}
+		// restore writes content back, with the mode and owner from before.
+		restore := func(content []byte) error {
+			cur, err := current()
+			if err != nil {
+				return err
+			}
+			if u.Would(name, engine.Change{Action: "restore", Detail: "previous content", Diff: unified(e.Key, cur, content)}) {
+				return nil
+			}
+			return fsutil.WriteFile(p, content, b.Mode, b.UID, b.GID)
 		}
 		switch {
 		case !b.Exists:
 			if !info.Exists {
 				return nil
 			}
-			if u.Would(name, engine.Change{Action: "remove", Diff: unified(e.Key, current, nil)}) {
+			if u.DryRun {
+				cur, err := current()
+				if err != nil {
+					return err
+				}
+				u.Would(name, engine.Change{Action: "remove", Diff: unified(e.Key, cur, nil)})
 				return nil
 			}
 			return fsutil.Remove(p)
@@ -194,13 +218,10 @@ func undoFile(h *Host) engine.UndoFunc {
 			if err != nil {
 				return err
 			}
-			if u.Would(name, engine.Change{Action: "restore", Detail: "previous content", Diff: unified(e.Key, current, content)}) {
-				return nil
-			}
-			return fsutil.WriteFile(p, content, b.Mode, b.UID, b.GID)
+			return restore(content)
 		case !info.Exists:
 			return nil
-		case fsutil.Sum(current) != b.Wrote:
+		case sum != b.Wrote:
 			// The first run changed only the mode or owner: the content was
 			// then what it wrote, which a later run that changed the content
 			// kept as its backup.
@@ -208,10 +229,7 @@ func undoFile(h *Host) engine.UndoFunc {
 			if err != nil {
 				return fmt.Errorf("the content from before install is not kept: %w", err)
 			}
-			if u.Would(name, engine.Change{Action: "restore", Detail: "previous content", Diff: unified(e.Key, current, content)}) {
-				return nil
-			}
-			return fsutil.WriteFile(p, content, b.Mode, b.UID, b.GID)
+			return restore(content)
 		}
 		if u.Would(name, engine.Change{Action: "restore", Detail: fmt.Sprintf("mode %s, owner %d:%d", modeString(b.Mode), b.UID, b.GID)}) {
 			return nil
