@@ -448,6 +448,10 @@ func TestDroppedFileIsRemoved(t *testing.T) {
 
 	h.notifyctlJSON(0, "install", with)
 	h.WriteFile("/opt/notifydemo/notes.txt", []byte("the admin's notes\n"), 0o644)
+	// status of the plan without them: drifted, by what install would remove.
+	if stdout, _, code := h.Notifyctl("status", without); code != 3 || !strings.Contains(stdout, "/opt/notifydemo/extra.conf") || strings.Contains(stdout, "notes.txt") {
+		t.Errorf("status: exit %d, want 3 naming extra.conf only\n%s", code, stdout)
+	}
 	out := h.notifyctlJSON(0, "install", without)
 	if got, want := strings.Join(out.changedSteps(), ";"), "remove file /opt/notifydemo/extra.conf;restart service notifydemo.service"; got != want {
 		t.Errorf("changed %q, want %q", got, want)
