@@ -6,9 +6,7 @@ import (
 	"testing"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
-	"github.com/notifyctl/notifyctl/pkg/plan"
 	"github.com/notifyctl/notifyctl/pkg/steps"
-	"github.com/notifyctl/notifyctl/plans"
 )
 
 // withoutConf is the test plan without its /etc/demo.conf.
@@ -119,12 +117,7 @@ func TestDroppedDirectoryIsRemovedOnlyWhenEmpty(t *testing.T) {
 func TestProfileNoneRemovesTheDropIn(t *testing.T) {
 	f := newFixture(t)
 	before := listing(t, f.root)
-	p, err := plan.Resolve("", plans.FS, plans.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.SetSelf([]byte("#!notifyctl\n"))
-	f.pkgs.Installed["python3-flask"] = true
+	p := f.defaultPlan()
 	f.mustInstall(p)
 	dir := "/etc/systemd/system/notifydemo.service.d"
 

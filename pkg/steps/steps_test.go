@@ -417,14 +417,22 @@ func TestFirstInstall(t *testing.T) {
 	}
 }
 
-func TestEmbeddedPlanInstalls(t *testing.T) {
-	f := newFixture(t)
+// defaultPlan is the embedded default plan (notifydemo), ready to install on
+// f: its notifyctl a stand-in, python3-flask there already.
+func (f *fixture) defaultPlan() *plan.Plan {
+	f.t.Helper()
 	p, err := plan.Resolve("", plans.FS, plans.Default)
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	f.pkgs.Installed["python3-flask"] = true
 	p.SetSelf([]byte("#!notifyctl\n"))
+	f.pkgs.Installed["python3-flask"] = true
+	return p
+}
+
+func TestEmbeddedPlanInstalls(t *testing.T) {
+	f := newFixture(t)
+	p := f.defaultPlan()
 	res := f.mustInstall(p)
 	equal(t, "actions", actions(res), []string{
 		"packages python3,python3-flask,curl = install",
@@ -1361,12 +1369,7 @@ func TestExistingUserWithANewGroup(t *testing.T) {
 // uninstall removes it and its directory.
 func TestHardeningDropIn(t *testing.T) {
 	f := newFixture(t)
-	p, err := plan.Resolve("", plans.FS, plans.Default)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.SetSelf([]byte("#!notifyctl\n"))
-	f.pkgs.Installed["python3-flask"] = true
+	p := f.defaultPlan()
 	f.mustInstall(p)
 	dropIn := "/etc/systemd/system/notifydemo.service.d/50-notifyctl-hardening.conf"
 	if got := f.read(dropIn); got != string(p.DropIn) || !strings.Contains(got, "ProtectSystem=strict") {
