@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"strings"
@@ -101,20 +102,12 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	if o.timeout > 0 {
 		p.Readiness.Timeout = plan.Duration(o.timeout)
 	}
-	// Reading notifyctl itself (for the files whose source is @notifyctl),
-	// systemd's checks of the unit and the D-Bus connection are independent:
-	// they run side by side.
-	type selfResult struct {
-		content []byte
-		err     error
-	}
-	var self chan selfResult
 	if p.UsesSelf() {
-		self = make(chan selfResult, 1)
-		go func() {
-			b, err := selfBinary()
-			self <- selfResult{b, err}
-		}()
+		self, err := selfBinary()
+		if err != nil {
+			return failed(err)
+		}
+		p.SetSelf(self)
 	}
 	rep := newReporter(o)
 	verb := "install"
@@ -146,22 +139,24 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 		return err
 	}
 	defer conn.Close()
-	if self != nil {
-		r := <-self
-		if r.err != nil {
-			return failed(r.err)
+	// What is installed is read under the lock, so that no other run
+	// changes it between the reading and the acting.
+	if !o.dryRun {
+		l, err := acquire(ctx, o, rep, "install "+p.Name)
+		if err != nil {
+			return err
 		}
-		p.SetSelf(r.content)
+		defer l.Release()
 	}
 	h := newHost(conn)
 	h.Waiting = rep.Waiting
 	eng := &engine.Engine{Undoers: steps.Undoers(h), Report: rep}
-	live, err := installedEntries(p.Name, rep)
+	live, err := installedEntries(p.Name, o.dryRun, rep)
 	if err != nil {
 		return failed(err)
 	}
-	planned := steps.ForPlan(h, p, live)
-	for _, name := range steps.Leftovers(planned, live, p.Unit.Path()) {
+	planned, left := steps.ForPlan(h, p, live)
+	for _, name := range left {
 		rep.log.Warn(fmt.Sprintf("%s is no longer in the plan: uninstall undoes it", name))
 	}
 	// refuse ends a run that changed nothing because of its input or the host.
@@ -176,11 +171,6 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	}
 	var checked []engine.Checked
 	if !o.dryRun {
-		l, err := acquire(ctx, o, rep, "install "+p.Name)
-		if err != nil {
-			return err
-		}
-		defer l.Release()
 		checked, err = engine.Preflight(ctx, planned)
 		if err != nil {
 			err = fmt.Errorf("%s: %w; nothing was changed", p.Source, err)
@@ -415,14 +405,19 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 
 // installedEntries are the live entries of the plan's journal, from which
 // install removes what an earlier install made and the plan no longer has;
-// none when the plan is not installed, or when its journal fails validation
-// (then nothing is removed on its word: uninstall says why).
-func installedEntries(name string, rep *reporter) ([]journal.Entry, error) {
-	if ok, err := journal.Exists(name); err != nil || !ok {
-		return nil, err
-	}
+// none when the plan is not installed (a run killed before it wrote its
+// journal may have left the directory alone), or when its journal fails
+// validation (then nothing is removed on its word: uninstall says why). A
+// preview that may not read the journals (not root) shows no removals.
+func installedEntries(name string, dryRun bool, rep *reporter) ([]journal.Entry, error) {
 	j, err := journal.OpenReadOnly(name)
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil && dryRun:
+		rep.log.Warn("the journal cannot be read: what the plan no longer has is not shown", "err", err)
+		return nil, nil
+	case err != nil:
 		return nil, err
 	}
 	defer j.Close()

@@ -143,7 +143,8 @@ func runStatus(ctx context.Context, o *options, arg string) error {
 	}
 	// Drift is what install would change: the same checks, in a preview.
 	run := engine.NewRun(true)
-	for _, s := range steps.ForPlan(newHost(conn), p, live) {
+	planned, _ := steps.ForPlan(newHost(conn), p, live)
+	for _, s := range planned {
 		c, err := s.Check(ctx, run)
 		if err != nil {
 			out.Drift = append(out.Drift, drift{Name: engine.Name(s), Action: "blocked", Detail: err.Error()})

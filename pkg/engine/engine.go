@@ -194,6 +194,7 @@ func (e *RollbackError) Unwrap() error { return e.Err }
 // *RollbackError when the rollback could not undo everything.
 func (e *Engine) Install(ctx context.Context, r *Run, steps []Step, keep bool) (Result, error) {
 	var res Result
+	removed := map[string]bool{}
 	for _, s := range steps {
 		name := Name(s)
 		c, err := s.Check(ctx, r)
@@ -227,6 +228,27 @@ func (e *Engine) Install(ctx context.Context, r *Run, steps []Step, keep bool) (
 		res.Steps = append(res.Steps, StepResult{Name: name, Action: action, Changed: c.Changed(), Detail: c.Detail, Diff: c.Diff})
 		if c.Changed() {
 			res.Changed++
+		}
+		if c.Action == "remove" {
+			removed[s.Kind()+"\x00"+s.Key()] = true
+		}
+	}
+	if r.DryRun || len(removed) == 0 {
+		return res, nil
+	}
+	// What the run removed is no longer the plan's: once the run has
+	// succeeded (a rollback would put it back), its entries are retired, so
+	// that another plan may take the path and uninstall leaves it alone. A
+	// run killed before this only leaves them live: uninstall then finds
+	// nothing there to undo. Latest first: a resource's first live entry
+	// must stay its first entry (what was there before install), or
+	// uninstall would undo the removal instead, and put it back.
+	live := e.Journal.Live()
+	for i := len(live) - 1; i >= 0; i-- {
+		if en := live[i]; removed[en.Step+"\x00"+en.Key] {
+			if err := e.Journal.Undone(en.Seq); err != nil {
+				return res, err
+			}
 		}
 	}
 	return res, nil
@@ -445,6 +467,10 @@ var everyEntry = map[string]bool{"user": true}
 
 // undo reverts entries in reverse order, then finishes.
 func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) error {
+	if begin, ok := e.Undoers[BeginKind]; ok {
+		// Its error is for the run that was undone, not for the undoing.
+		_ = begin(ctx, u, journal.Entry{})
+	}
 	u.latest = map[string]journal.Entry{}
 	for _, en := range e.Journal.Live() {
 		u.latest[en.Step+"\x00"+en.Key] = en
@@ -500,3 +526,7 @@ var ErrKept = errors.New("kept")
 
 // FinishKind is the key in Undoers of the function run after every undo.
 const FinishKind = "finish"
+
+// BeginKind is the key in Undoers of the function run before any undo, such
+// as waiting for what the failed run left under way.
+const BeginKind = "begin"

@@ -90,6 +90,8 @@ type fakeSystemd struct {
 	// main process exits with status 1 and the unit ends up failed.
 	FailStarts int
 
+	reloading bool // a StartReload not waited for yet
+
 	units   map[string]*unitState
 	lastSum map[string]string
 	nextInv int
@@ -112,8 +114,12 @@ func (s *fakeSystemd) disk(unit string) string {
 	return fsutil.Sum(b)
 }
 
-// observe notes every unit file written or removed since the last call.
+// observe notes every unit file written or removed since the last call,
+// and a call made while a daemon-reload is under way.
 func (s *fakeSystemd) observe() {
+	if s.reloading {
+		s.Violations = append(s.Violations, "systemd called while a daemon-reload was under way")
+	}
 	names := map[string]bool{}
 	entries, _ := os.ReadDir(s.unitDir())
 	for _, e := range entries {
@@ -250,14 +256,24 @@ func (s *fakeSystemd) Reload(ctx context.Context) error {
 	return nil
 }
 
-// StartReload implements systemd.Manager: the fake reloads at once, so
-// that the order of calls a test sees is the order they reach systemd in.
+// StartReload implements systemd.Manager: the fake reads the unit files at
+// once, as systemd does when asked, but the reload counts as under way until
+// it is waited for: any other call before that is a violation, since its
+// answer would depend on how far systemd got.
 func (s *fakeSystemd) StartReload(ctx context.Context) func() error {
 	err := s.Reload(ctx)
 	if s.ReloadErr != nil {
 		err = s.ReloadErr
 	}
-	return func() error { return err }
+	s.mu.Lock()
+	s.reloading = true
+	s.mu.Unlock()
+	return func() error {
+		s.mu.Lock()
+		s.reloading = false
+		s.mu.Unlock()
+		return err
+	}
 }
 
 // job runs a start or restart.

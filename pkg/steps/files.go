@@ -168,8 +168,8 @@ func undoFile(h *Host) engine.UndoFunc {
 			}
 		}
 		current := func() ([]byte, error) {
-			if !u.DryRun || !info.Exists || !info.IsRegular {
-				return nil, nil
+			if !u.DryRun || !info.Exists || !info.IsRegular || info.Size > maxRead {
+				return nil, nil // no diff to show
 			}
 			return fsutil.ReadFile(p, maxRead)
 		}

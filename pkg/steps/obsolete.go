@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path"
 
@@ -60,13 +61,21 @@ func (o *Obsolete) Check(ctx context.Context, r *engine.Run) (engine.Change, err
 	if !info.IsRegular {
 		return engine.Change{}, nil
 	}
-	current, err := fsutil.ReadFile(p, maxRead)
+	sum, err := fsutil.SumFile(p)
 	if err != nil {
 		return engine.Change{}, err
 	}
-	if fsutil.Sum(current) != o.Wrote {
+	if sum != o.Wrote {
 		// Changed since notifyctl wrote it: the administrator's now.
-		return engine.Change{}, nil
+		return engine.Change{Detail: "kept: changed since notifyctl wrote it (uninstall --purge removes it)"}, nil
+	}
+	if info.Size > maxRead {
+		// Its content could not be kept for a rollback.
+		return engine.Change{Detail: fmt.Sprintf("left: larger than %d MiB (uninstall removes it)", maxRead>>20)}, nil
+	}
+	current, err := fsutil.ReadFile(p, maxRead)
+	if err != nil {
+		return engine.Change{}, err
 	}
 	return engine.Change{
 		Action: "remove",
@@ -89,20 +98,14 @@ func (o *Obsolete) Apply(ctx context.Context, r *engine.Run, c engine.Change) er
 	return nil
 }
 
-// Leftovers names what the plan no longer has and only uninstall undoes
-// (see ObsoleteSteps).
-func Leftovers(planned []engine.Step, live []journal.Entry, unitPath string) []string {
-	_, _, left := ObsoleteSteps(nil, planned, live, unitPath)
-	return left
-}
-
 // ObsoleteSteps returns the steps that remove what earlier installs of the
 // plan created and planned no longer has, in the reverse of the order they
 // were created in (a file before its directory), given the plan journal's
 // live entries. Unit drop-ins (of unitPath) come first in the result, apart
 // from the rest, since they must go before systemd reloads. left names what
 // no longer is in the plan but only uninstall undoes: a renamed unit or
-// user, a file or directory that existed before install.
+// user, a file or directory that existed before install. live must have
+// passed the journal's validation (Validate, and an unbroken hash chain).
 func ObsoleteSteps(h *Host, planned []engine.Step, live []journal.Entry, unitPath string) (dropIns, rest []engine.Step, left []string) {
 	type resource struct {
 		first, latest journal.Entry
@@ -111,7 +114,6 @@ func ObsoleteSteps(h *Host, planned []engine.Step, live []journal.Entry, unitPat
 	for _, s := range planned {
 		want[s.Kind()+"\x00"+s.Key()] = true
 	}
-	bad := Validate(live)
 	var order []string
 	res := map[string]*resource{}
 	for _, e := range live {
@@ -138,7 +140,7 @@ func ObsoleteSteps(h *Host, planned []engine.Step, live []journal.Entry, unitPat
 		var first, latest pathBefore
 		_, err1 := engine.DecodeBefore(e, &first)
 		_, err2 := engine.DecodeBefore(r.latest, &latest)
-		ok := err1 == nil && err2 == nil && !first.Exists && bad[e.Seq] == "" && bad[r.latest.Seq] == ""
+		ok := err1 == nil && err2 == nil && !first.Exists
 		switch {
 		case ok && (e.Step == "file" || e.Step == "directory"):
 			rest = append(rest, &Obsolete{H: h, kind: e.Step, Path: e.Key, Wrote: latest.Wrote})

@@ -43,6 +43,12 @@ func TestDroppedFileIsRemoved(t *testing.T) {
 	if _, err := os.Lstat(f.path("/etc/demo.conf")); !os.IsNotExist(err) {
 		t.Errorf("/etc/demo.conf is left: %v", err)
 	}
+	// No longer the plan's: nothing live in the journal names it.
+	for _, e := range f.j.Live() {
+		if e.Key == "/etc/demo.conf" {
+			t.Errorf("journal entry %d (%s %s) still live", e.Seq, e.Step, e.Key)
+		}
+	}
 	// Once gone, it is gone: a rerun changes nothing.
 	if res := f.mustInstall(loadPlan(t, version{edit: withoutConf})); res.Changed != 0 {
 		t.Errorf("rerun changed %v", changed(res))
@@ -67,6 +73,46 @@ func TestFailedInstallPutsTheDroppedFileBack(t *testing.T) {
 	if got := f.read("/etc/demo.conf"); got != confV1 {
 		t.Errorf("/etc/demo.conf holds %q after the rollback", got)
 	}
+}
+
+func TestFailedInstallPutsTheDroppedDirectoryBack(t *testing.T) {
+	f := newFixture(t)
+	f.mustInstall(loadPlan(t, version{}))
+	installed := listing(t, f.root)
+
+	f.sd.FailStarts = 1
+	res, err := f.install(loadPlan(t, version{edit: withoutData}))
+	if err == nil {
+		t.Fatal("install succeeded with a failing start")
+	}
+	if s := stepNamed(t, res, "directory /opt/demo/data"); s.Action != "remove" {
+		t.Errorf("directory step %+v", s)
+	}
+	// Made again by the rollback, with its mode and owner.
+	equal(t, "listing after the rollback", listing(t, f.root), installed)
+}
+
+func TestDroppedFileThatWasThereBeforeIsLeftToUninstall(t *testing.T) {
+	f := newFixture(t)
+	f.write("/etc/demo.conf", "# the admin's own config\n", 0o600, 0, 0)
+	before := listing(t, f.root)
+	f.mustInstall(loadPlan(t, version{}))
+
+	// Install replaced it; the plan no longer has it. Install does not
+	// decide what to put back: it names it, and uninstall restores it.
+	p := loadPlan(t, version{edit: withoutConf})
+	_, left := steps.ForPlan(f.h, p, f.j.Live())
+	equal(t, "left", left, []string{"file /etc/demo.conf"})
+	if res := f.mustInstall(p); res.Changed != 0 {
+		t.Errorf("changed %v", changed(res))
+	}
+	if got := f.read("/etc/demo.conf"); got != confV1 {
+		t.Errorf("/etc/demo.conf holds %q", got)
+	}
+	if err := f.uninstall(&engine.Undo{PurgePackages: true}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "listing after uninstall", listing(t, f.root), before)
 }
 
 func TestDroppedFileChangedByTheAdminIsKept(t *testing.T) {
@@ -152,6 +198,6 @@ func TestRenamedUserIsLeftToUninstall(t *testing.T) {
 		y = strings.Replace(y, "user:\n  name: demo\n", "user:\n  name: demo2\n", 1)
 		return strings.ReplaceAll(y, "owner: demo\n", "owner: demo2\n")
 	}})
-	planned := steps.ForPlan(f.h, p, f.j.Live())
-	equal(t, "left", steps.Leftovers(planned, f.j.Live(), p.Unit.Path()), []string{"user demo"})
+	_, left := steps.ForPlan(f.h, p, f.j.Live())
+	equal(t, "left", left, []string{"user demo"})
 }

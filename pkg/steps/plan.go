@@ -15,26 +15,27 @@ import (
 // reloaded), then what to do once ready. live, the plan journal's live
 // entries (nil when it is not installed), adds the steps that remove what an
 // earlier install made and the plan no longer has: drop-ins before the
-// reload, files and directories after the plan's own files.
-func ForPlan(h *Host, p *plan.Plan, live []journal.Entry) []engine.Step {
+// reload, files and directories after the plan's own files; left names what
+// only uninstall undoes (see ObsoleteSteps). live must have passed the
+// journal's validation.
+func ForPlan(h *Host, p *plan.Plan, live []journal.Entry) (planned []engine.Step, left []string) {
 	s := forPlan(h, p)
 	if len(live) == 0 {
-		return s
+		return s, nil
 	}
-	dropIns, rest, _ := ObsoleteSteps(h, s, live, p.Unit.Path())
-	var out []engine.Step
+	dropIns, rest, left := ObsoleteSteps(h, s, live, p.Unit.Path())
 	for _, st := range s {
 		switch st.Kind() {
 		case "enable", "reload":
-			out = append(out, dropIns...)
+			planned = append(planned, dropIns...)
 			dropIns = nil
 		case "check", "start":
-			out = append(out, rest...)
+			planned = append(planned, rest...)
 			rest = nil
 		}
-		out = append(out, st)
+		planned = append(planned, st)
 	}
-	return out
+	return planned, left
 }
 
 func forPlan(h *Host, p *plan.Plan) []engine.Step {

@@ -285,13 +285,19 @@ func undoStart(h *Host) engine.UndoFunc {
 	}
 }
 
+// begin comes before any undo: a rollback may come while the run's own
+// daemon-reload is under way, and no undo may call systemd before it ends.
+// Its outcome no longer matters: finish reloads again, reading what is left.
+func begin(h *Host) engine.UndoFunc {
+	return func(ctx context.Context, u *engine.Undo, _ journal.Entry) error {
+		return h.Reloaded()
+	}
+}
+
 // finish does what the undo functions asked for once all are done: one
 // daemon-reload, then the restart of services that were running before.
 func finish(h *Host) engine.UndoFunc {
 	return func(ctx context.Context, u *engine.Undo, _ journal.Entry) error {
-		// A rollback may come while the run's own reload is under way: its
-		// outcome no longer matters, the reload below reads what is left.
-		_ = h.Reloaded()
 		if u.DryRun {
 			if u.NeedReload {
 				u.Would("systemd", engine.Change{Action: "daemon-reload"})
@@ -341,6 +347,7 @@ func Undoers(h *Host) map[string]engine.UndoFunc {
 		"mail":            undoNothing,
 		"check":           undoNothing,
 		"data":            undoData(h),
+		engine.BeginKind:  begin(h),
 		engine.FinishKind: finish(h),
 	}
 }

@@ -173,7 +173,13 @@ func (f *fixture) engine() *engine.Engine {
 }
 
 func (f *fixture) install(p *plan.Plan) (engine.Result, error) {
-	return f.engine().Install(context.Background(), engine.NewRun(false), steps.ForPlan(f.h, p, f.j.Live()), false)
+	return f.engine().Install(context.Background(), engine.NewRun(false), f.planned(p), false)
+}
+
+// planned is p's steps on f, as install builds them from f's journal.
+func (f *fixture) planned(p *plan.Plan) []engine.Step {
+	s, _ := steps.ForPlan(f.h, p, f.j.Live())
+	return s
 }
 
 func (f *fixture) mustInstall(p *plan.Plan) engine.Result {
@@ -564,7 +570,7 @@ func TestDryRunReportsWhatInstallDoesAndChangesNothing(t *testing.T) {
 	f := newFixture(t)
 	before := listing(t, f.root)
 	e := &engine.Engine{Undoers: steps.Undoers(f.h), Report: f.rep} // no journal
-	dry, err := e.Install(context.Background(), engine.NewRun(true), steps.ForPlan(f.h, p, f.j.Live()), false)
+	dry, err := e.Install(context.Background(), engine.NewRun(true), f.planned(p), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -599,13 +605,13 @@ func TestDryRunReportsWhatInstallDoesAndChangesNothing(t *testing.T) {
 	// change it names exactly the change.
 	entries := len(g.j.Entries())
 	ge := &engine.Engine{Undoers: steps.Undoers(g.h), Report: g.rep}
-	res, err := ge.Install(context.Background(), engine.NewRun(true), steps.ForPlan(g.h, p, g.j.Live()), false)
+	res, err := ge.Install(context.Background(), engine.NewRun(true), g.planned(p), false)
 	if err != nil || res.Changed != 0 {
 		t.Errorf("dry run on an installed host: %d changed (%v), %v", res.Changed, actions(res), err)
 	}
 	installed := listing(t, g.root)
 	calls := len(g.sd.Calls)
-	res, err = ge.Install(context.Background(), engine.NewRun(true), steps.ForPlan(g.h, loadPlan(t, version{unit: unitV2}), g.j.Live()), false)
+	res, err = ge.Install(context.Background(), engine.NewRun(true), g.planned(loadPlan(t, version{unit: unitV2})), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1259,7 +1265,7 @@ func TestDryRunOfANewUserAndGroup(t *testing.T) {
 	p := loadPlan(t, version{group: "demo-grp"})
 	f := newFixture(t)
 	e := &engine.Engine{Undoers: steps.Undoers(f.h), Report: f.rep}
-	res, err := e.Install(context.Background(), engine.NewRun(true), steps.ForPlan(f.h, p, f.j.Live()), false)
+	res, err := e.Install(context.Background(), engine.NewRun(true), f.planned(p), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1316,7 +1322,7 @@ func TestPreflightRefusesAHostBeforeAnyChange(t *testing.T) {
 	p := loadPlan(t, version{})
 	// On a fresh host every step can be applied: later steps count on what
 	// earlier ones create (the user, the directories).
-	if _, err := engine.Preflight(ctx, steps.ForPlan(f.h, p, f.j.Live())); err != nil {
+	if _, err := engine.Preflight(ctx, f.planned(p)); err != nil {
 		t.Fatalf("Preflight on a fresh host: %v", err)
 	}
 	outside := filepath.Join(filepath.Dir(f.root), "elsewhere")
@@ -1330,7 +1336,7 @@ func TestPreflightRefusesAHostBeforeAnyChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := listing(t, f.root)
-	_, err := engine.Preflight(ctx, steps.ForPlan(f.h, p, f.j.Live()))
+	_, err := engine.Preflight(ctx, f.planned(p))
 	var se *engine.StepError
 	if !errors.As(err, &se) || se.Step != "directory /opt/demo/data" || !errors.Is(err, fsutil.ErrSymlink) {
 		t.Errorf("Preflight with a symlink in the way: %v", err)

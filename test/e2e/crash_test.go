@@ -293,3 +293,38 @@ func TestTamperedJournalRefused(t *testing.T) {
 		t.Errorf("the unit is still there after --force")
 	}
 }
+
+// Killed at every failpoint of an install that removes what the plan no
+// longer has (here the hardening drop-in, the profile now "none"), a later
+// install converges and a later uninstall leaves the host as it was.
+func TestCrashAtEveryFailpointOfARemovingInstall(t *testing.T) {
+	h := NewHostWithBin(t, failpointBin(t))
+	strict := h.copyPlan("/root/strict")
+	none := h.copyPlan("/root/none")
+	h.editPlanFile(none+"/plan.yaml", func(s string) string {
+		s = strings.Replace(s, "  profile: strict\n", "  profile: none\n", 1)
+		return strings.Replace(s, "  max_exposure: 2.0\n", "", 1)
+	})
+	pristine := h.Snapshot()
+	h.notifyctlJSON(0, "install", strict)
+	hits := h.hits("install", none)
+	h.notifyctlJSON(0, "uninstall")
+	assertSame(t, "install, a removing install, then uninstall", pristine, h.Snapshot())
+	t.Logf("%d failpoints in the removing install", len(hits))
+	for i, hit := range hits {
+		h.notifyctlJSON(0, "install", strict)
+		h.crashAt(hit, "install", none)
+		if i%2 == 0 {
+			if r := h.notifyctlJSON(0, "install", none); !r.OK || h.Prop("notifydemo.service", "ActiveState") != "active" {
+				t.Fatalf("install after a crash at %s did not converge: %+v", hit, r)
+			}
+			if _, _, code := h.Run("test", "-e", "/etc/systemd/system/notifydemo.service.d"); code == 0 {
+				t.Fatalf("after a crash at %s and a converging install, the drop-in directory is left", hit)
+			}
+			if again := h.notifyctlJSON(0, "install", none); again.Changed != 0 {
+				t.Fatalf("after a crash at %s and a converging install, a rerun changed %v", hit, again.changedSteps())
+			}
+		}
+		h.uninstallToPristine(pristine, "a crash of a removing install at "+hit)
+	}
+}

@@ -469,3 +469,19 @@ func TestDroppedFileIsRemoved(t *testing.T) {
 	h.notifyctlJSON(0, "uninstall", "--purge", without)
 	assertSame(t, "after uninstall --purge", pristine, h.Snapshot())
 }
+
+// A run killed after it made the plan's journal directory, before the
+// journal, does not stand in the way of the next install or preview; a
+// preview by a user who may not read the journals still works.
+func TestJournalDirectoryWithoutJournal(t *testing.T) {
+	h := NewHost(t)
+	h.MustRun("install", "-d", "-m", "0700", "/var/lib/notifyctl/notifydemo")
+	if _, stderr, code := h.Notifyctl("plan"); code != 0 {
+		t.Fatalf("plan with an empty journal directory: exit %d\n%s", code, stderr)
+	}
+	h.notifyctlJSON(0, "install")
+	_, stderr, code := h.Run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "notifyctl", "plan")
+	if code != 0 || !strings.Contains(stderr, "nothing would change") {
+		t.Errorf("plan as nobody after install: exit %d\n%s", code, stderr)
+	}
+}
