@@ -328,3 +328,26 @@ func TestCrashAtEveryFailpointOfARemovingInstall(t *testing.T) {
 		h.uninstallToPristine(pristine, "a crash of a removing install at "+hit)
 	}
 }
+
+// A group named otherwise than the user is made by itself, before the user:
+// killed between the two, install leaves a group that uninstall removes.
+func TestCrashBetweenGroupAndUser(t *testing.T) {
+	h := NewHostWithBin(t, failpointBin(t))
+	dir := h.copyPlan("/root/grp")
+	h.editPlanFile(dir+"/plan.yaml", func(s string) string {
+		s = strings.Replace(s, "  group: notifydemo\n", "  group: notifydemo-grp\n", 1)
+		return strings.Replace(s, "Group=notifydemo", "Group=notifydemo-grp", 1)
+	})
+	h.editPlanFile(dir+"/notifydemo.service", func(s string) string {
+		return strings.Replace(s, "Group=notifydemo\n", "Group=notifydemo-grp\n", 1)
+	})
+	pristine := h.Snapshot()
+	h.crashAt("user.after-group:1", "install", dir)
+	if _, _, code := h.Run("getent", "group", "notifydemo-grp"); code != 0 {
+		t.Fatal("killed after the group was made, there is no group notifydemo-grp")
+	}
+	h.uninstallToPristine(pristine, "a crash between groupadd and useradd")
+	if _, _, code := h.Run("getent", "group", "notifydemo-grp"); code == 0 {
+		t.Error("group notifydemo-grp is left after uninstall")
+	}
+}
