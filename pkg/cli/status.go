@@ -151,7 +151,10 @@ func runStatus(ctx context.Context, o *options, arg string) error {
 			continue
 		}
 		run.Note(s, c)
-		if c.Changed() && !notDrift[s.Kind()] && !(s.Kind() == "start" && c.Action == "restart") {
+		// A restart, or a reload for a unit file that drifted, follows
+		// from drift named already.
+		consequence := s.Kind() == "start" && c.Action == "restart" || s.Kind() == "reload" && run.Changed("unit")
+		if c.Changed() && !notDrift[s.Kind()] && !consequence {
 			out.Drift = append(out.Drift, drift{Name: engine.Name(s), Action: c.Action, Detail: c.Detail})
 		}
 	}

@@ -88,14 +88,14 @@ func (s *Reload) Key() string { return "" }
 // Check implements engine.Step.
 func (s *Reload) Check(ctx context.Context, r *engine.Run) (engine.Change, error) {
 	if r.Changed("unit") {
-		return engine.Change{Action: "daemon-reload", Detail: "the unit file changed (in the background, while the files are written)", Before: struct{}{}}, nil
+		return engine.Change{Action: "daemon-reload", Detail: "a unit file changed: systemd reloads while the files are written", Before: struct{}{}}, nil
 	}
 	st, err := s.H.Systemd.State(ctx, s.Unit)
 	if err != nil {
 		return engine.Change{}, err
 	}
 	if st.NeedDaemonReload || !st.Loaded() {
-		return engine.Change{Action: "daemon-reload", Detail: "systemd has not read the unit file yet (in the background, while the files are written)", Before: struct{}{}}, nil
+		return engine.Change{Action: "daemon-reload", Detail: "systemd has not read the unit file yet", Before: struct{}{}}, nil
 	}
 	return engine.Change{}, nil
 }

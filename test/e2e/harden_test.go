@@ -201,6 +201,10 @@ func TestProfileNoneRemovesTheDropIn(t *testing.T) {
 	}
 	assertSame(t, "a refused install", installed, h.Snapshot())
 
+	// status names what install would remove, not what follows from it.
+	if stdout, _, code := h.Notifyctl("status", none); code != 3 || !strings.Contains(stdout, "remove     unit /etc/systemd/system/notifydemo.service.d/50-notifyctl-hardening.conf") || strings.Contains(stdout, "daemon-reload") {
+		t.Errorf("status before the install: exit %d, want 3 naming the drop-in and no reload\n%s", code, stdout)
+	}
 	out := h.notifyctlJSON(0, "install", none)
 	var removed []string
 	for _, s := range out.Steps {
