@@ -190,6 +190,11 @@ func (s *fakeSystemd) State(ctx context.Context, unit string) (systemd.State, er
 	return st, nil
 }
 
+// Peek implements systemd.Manager: the fake's State costs nothing.
+func (s *fakeSystemd) Peek(ctx context.Context, unit string) (systemd.State, error) {
+	return s.State(ctx, unit)
+}
+
 // UnitFileState implements systemd.Manager.
 func (s *fakeSystemd) UnitFileState(ctx context.Context, unit string) (string, error) {
 	s.mu.Lock()

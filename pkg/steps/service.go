@@ -90,7 +90,7 @@ func (s *Reload) Check(ctx context.Context, r *engine.Run) (engine.Change, error
 	if r.Changed("unit") {
 		return engine.Change{Action: "daemon-reload", Detail: "a unit file changed: systemd reloads while the files are written", Before: struct{}{}}, nil
 	}
-	st, err := s.H.Systemd.State(ctx, s.Unit)
+	st, err := s.H.Systemd.Peek(ctx, s.Unit)
 	if err != nil {
 		return engine.Change{}, err
 	}
@@ -141,7 +141,7 @@ func (s *Start) Check(ctx context.Context, r *engine.Run) (engine.Change, error)
 	if err := s.H.Reloaded(); err != nil {
 		return engine.Change{}, err
 	}
-	st, err := s.H.Systemd.State(ctx, s.Unit)
+	st, err := s.H.Systemd.Peek(ctx, s.Unit)
 	if err != nil {
 		return engine.Change{}, err
 	}
@@ -179,7 +179,7 @@ func (s *Start) Apply(ctx context.Context, r *engine.Run, c engine.Change) error
 		}
 		return err
 	}
-	st, err := s.H.Systemd.State(ctx, s.Unit)
+	st, err := s.H.Systemd.Peek(ctx, s.Unit)
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func undoStart(h *Host) engine.UndoFunc {
 			u.Restart = append(u.Restart, e.Key)
 			return nil
 		}
-		st, err := h.Systemd.State(ctx, e.Key)
+		st, err := h.Systemd.Peek(ctx, e.Key)
 		if err != nil {
 			return err
 		}

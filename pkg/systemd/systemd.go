@@ -16,6 +16,10 @@ import (
 type Manager interface {
 	// State reads a unit's current state.
 	State(ctx context.Context, unit string) (State, error)
+	// Peek reads only LoadState, ActiveState, SubState and
+	// NeedDaemonReload, the rest of State left empty: what a check needs,
+	// for a fraction of reading every property of the unit and its service.
+	Peek(ctx context.Context, unit string) (State, error)
 	// UnitFileState is the unit file's enablement ("enabled", "disabled",
 	// "static", ...), or "" when systemd knows no such unit file.
 	UnitFileState(ctx context.Context, unit string) (string, error)
@@ -111,6 +115,27 @@ func (c *Conn) State(ctx context.Context, unit string) (State, error) {
 	s.MainPID, _ = svc["MainPID"].(uint32)
 	s.StatusText, _ = svc["StatusText"].(string)
 	s.NRestarts, _ = svc["NRestarts"].(uint32)
+	return s, nil
+}
+
+// Peek implements Manager.
+func (c *Conn) Peek(ctx context.Context, unit string) (State, error) {
+	var s State
+	for _, p := range []struct {
+		name string
+		set  func(v any)
+	}{
+		{"LoadState", func(v any) { s.LoadState, _ = v.(string) }},
+		{"ActiveState", func(v any) { s.ActiveState, _ = v.(string) }},
+		{"SubState", func(v any) { s.SubState, _ = v.(string) }},
+		{"NeedDaemonReload", func(v any) { s.NeedDaemonReload, _ = v.(bool) }},
+	} {
+		prop, err := c.c.GetUnitPropertyContext(ctx, unit, p.name)
+		if err != nil {
+			return State{}, fmt.Errorf("read state of %s: %w", unit, err)
+		}
+		p.set(prop.Value.Value())
+	}
 	return s, nil
 }
 
