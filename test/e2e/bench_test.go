@@ -101,11 +101,7 @@ func BenchmarkReadiness(b *testing.B) {
 	h.notifyctlJSON(0, "uninstall")
 	// The wrapper against the seed's, both without the sandbox (whose set-up
 	// is systemd's time, before the app starts), as the app alone runs.
-	dir := h.copyPlan("/root/plan")
-	h.editPlanFile(dir+"/plan.yaml", func(s string) string {
-		s = strings.Replace(s, "  profile: strict\n", "  profile: none\n", 1)
-		return strings.Replace(s, "  max_exposure: 2.0\n", "", 1)
-	})
+	dir := h.unhardenedPlan("/root/plan")
 	h.notifyctlJSON(0, "install", dir)
 	ours := h.restarts("notifydemo.service", benchRuns)
 	h.notifyctlJSON(0, "uninstall", dir)

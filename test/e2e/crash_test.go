@@ -300,11 +300,7 @@ func TestTamperedJournalRefused(t *testing.T) {
 func TestCrashAtEveryFailpointOfARemovingInstall(t *testing.T) {
 	h := NewHostWithBin(t, failpointBin(t))
 	strict := h.copyPlan("/root/strict")
-	none := h.copyPlan("/root/none")
-	h.editPlanFile(none+"/plan.yaml", func(s string) string {
-		s = strings.Replace(s, "  profile: strict\n", "  profile: none\n", 1)
-		return strings.Replace(s, "  max_exposure: 2.0\n", "", 1)
-	})
+	none := h.unhardenedPlan("/root/none")
 	pristine := h.Snapshot()
 	h.notifyctlJSON(0, "install", strict)
 	hits := h.hits("install", none)

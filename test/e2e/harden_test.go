@@ -175,6 +175,18 @@ func TestPlanCannotTakeAnotherPlansFiles(t *testing.T) {
 	assertSame(t, "a refused install", before, h.Snapshot())
 }
 
+// unhardenedPlan copies notifydemo's plan to dir with hardening profile
+// "none" and no exposure gate.
+func (h *Host) unhardenedPlan(dir string) string {
+	h.t.Helper()
+	dir = h.copyPlan(dir)
+	h.editPlanFile(dir+"/plan.yaml", func(s string) string {
+		s = strings.Replace(s, "  profile: strict\n", "  profile: none\n", 1)
+		return strings.Replace(s, "  max_exposure: 2.0\n", "", 1)
+	})
+	return dir
+}
+
 // A plan whose hardening profile becomes "none" loses its drop-in on the
 // next install: the service is restarted without the sandbox, and still
 // passes the exposure gate first.
@@ -185,11 +197,7 @@ func TestProfileNoneRemovesTheDropIn(t *testing.T) {
 	h.editPlanFile(gated+"/plan.yaml", func(s string) string {
 		return strings.Replace(s, "  profile: strict\n", "  profile: none\n", 1)
 	})
-	none := h.copyPlan("/root/none")
-	h.editPlanFile(none+"/plan.yaml", func(s string) string {
-		s = strings.Replace(s, "  profile: strict\n", "  profile: none\n", 1)
-		return strings.Replace(s, "  max_exposure: 2.0\n", "", 1)
-	})
+	none := h.unhardenedPlan("/root/none")
 	pristine := h.Snapshot()
 	h.notifyctlJSON(0, "install", strict)
 	before := h.Prop("notifydemo.service", "MainPID")
