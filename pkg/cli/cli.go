@@ -147,13 +147,16 @@ func installCmd(o *options) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "install [PLAN]",
 		Short: "Install a plan and wait until its service is active and answering",
-		Long: `Install a plan: packages, system user and group, directories, files, the unit;
-enable it, reload systemd once, start it and wait until systemd reports it
-active (for Type=notify: until the service itself said READY=1) and, if the plan
-says so, until it answers.
+		Long: `Install a plan: packages, the unit and its hardening drop-in, enabled, one
+daemon-reload (which runs while the system user and group, directories and
+files are made), then start it and wait until systemd reports it active (for
+Type=notify: until the service itself said READY=1) and, if the plan says so,
+until it answers.
 
 A second install changes nothing and restarts nothing. When the plan changed,
-only what changed is rewritten and the service is restarted once.
+only what changed is rewritten and the service is restarted once; what an
+earlier install made and the plan no longer has is removed, unless an
+administrator changed it since.
 
 When a step fails or the service does not become ready in time, what this run
 changed is undone and the reason is shown: systemd's result, the exit status
