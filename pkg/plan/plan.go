@@ -763,7 +763,9 @@ func checkAbs(p string) error {
 // forbidden are trees no plan may write into.
 // /usr/local/lib/systemd holds units and drop-ins as /etc/systemd does: a
 // file there could change the plan's unit behind unit: and its hardening.
-var forbidden = []string{"/proc", "/sys", "/dev", "/boot", "/run", "/var/lib/notifyctl", "/etc/systemd", "/usr/lib/systemd", "/lib/systemd", "/usr/local/lib/systemd"}
+// /var/run and /var/lock are Debian's links into /run: refused here, by
+// name, rather than at the write, which never follows a link.
+var forbidden = []string{"/proc", "/sys", "/dev", "/boot", "/run", "/var/run", "/var/lock", "/var/lib/notifyctl", "/etc/systemd", "/usr/lib/systemd", "/lib/systemd", "/usr/local/lib/systemd"}
 
 // protected are existing system files no plan may replace.
 var protected = []string{"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/fstab", "/etc/hosts", "/etc/hostname", "/etc/machine-id"}

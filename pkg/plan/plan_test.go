@@ -254,6 +254,8 @@ func TestBadPlans(t *testing.T) {
 		{"relative dest", repl("dest: /opt/demo/app.py", "dest: opt/demo/app.py"), "files[0].dest", []string{"absolute, clean"}},
 		{"missing dest", repl("    dest: /opt/demo/app.py\n", ""), "files[0].dest", []string{"missing"}},
 		{"dest under /proc", repl("dest: /opt/demo/app.py", "dest: /proc/sys/kernel/core_pattern"), "files[0].dest", []string{"under /proc"}},
+		{"dest under /var/run", repl("dest: /opt/demo/app.py", "dest: /var/run/demo/app.pid"), "files[0].dest", []string{"under /var/run"}},
+		{"directory under /var/lock", repl("path: /opt/demo", "path: /var/lock/demo"), "directories[0].path", []string{"under /var/lock"}},
 		{"dest /etc/shadow", repl("dest: /opt/demo/app.py", "dest: /etc/shadow"), "files[0].dest", []string{"/etc/shadow", "system file"}},
 		{"dest under the journals", repl("dest: /opt/demo/app.py", "dest: /var/lib/notifyctl/demo/journal"), "files[0].dest", []string{"under /var/lib/notifyctl"}},
 		{"directory under the journals", repl("path: /opt/demo", "path: /var/lib/notifyctl"), "directories[0].path", []string{"under /var/lib/notifyctl"}},
