@@ -50,6 +50,11 @@ type Step interface {
 	Apply(ctx context.Context, r *Run, c Change) error
 }
 
+// ResourceID names what a step of kind acts on at key, such as the file at
+// a path: the journal entries of one resource share it, whichever run wrote
+// them.
+func ResourceID(kind, key string) string { return kind + "\x00" + key }
+
 // Name is how a step is shown.
 func Name(s Step) string { return DisplayName(s.Kind(), s.Key()) }
 
@@ -230,7 +235,7 @@ func (e *Engine) Install(ctx context.Context, r *Run, steps []Step, keep bool) (
 			res.Changed++
 		}
 		if c.Action == "remove" {
-			removed[s.Kind()+"\x00"+s.Key()] = true
+			removed[ResourceID(s.Kind(), s.Key())] = true
 		}
 	}
 	if r.DryRun || len(removed) == 0 {
@@ -245,7 +250,7 @@ func (e *Engine) Install(ctx context.Context, r *Run, steps []Step, keep bool) (
 	// uninstall would undo the removal instead, and put it back.
 	live := e.Journal.Live()
 	for i := len(live) - 1; i >= 0; i-- {
-		if en := live[i]; removed[en.Step+"\x00"+en.Key] {
+		if en := live[i]; removed[ResourceID(en.Step, en.Key)] {
 			if err := e.Journal.Undone(en.Seq); err != nil {
 				return res, err
 			}
@@ -387,7 +392,7 @@ type Undo struct {
 // Latest is the last live journal entry for the resource of e: what notifyctl
 // last did to it, which may be later than e itself.
 func (u *Undo) Latest(e journal.Entry) journal.Entry {
-	if l, ok := u.latest[e.Step+"\x00"+e.Key]; ok {
+	if l, ok := u.latest[ResourceID(e.Step, e.Key)]; ok {
 		return l
 	}
 	return e
@@ -441,7 +446,7 @@ func (e *Engine) Uninstall(ctx context.Context, u *Undo) error {
 	var entries []journal.Entry
 	skipped := map[string]bool{}
 	for _, en := range live {
-		id := en.Step + "\x00" + en.Key
+		id := ResourceID(en.Step, en.Key)
 		if why, ok := u.Skip[en.Seq]; ok || skipped[id] {
 			if !skipped[id] {
 				e.Report.Note("left %s: journal entry %d refused: %s", DisplayName(en.Step, en.Key), en.Seq, why)
@@ -473,7 +478,7 @@ func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) err
 	}
 	u.latest = map[string]journal.Entry{}
 	for _, en := range e.Journal.Live() {
-		u.latest[en.Step+"\x00"+en.Key] = en
+		u.latest[ResourceID(en.Step, en.Key)] = en
 	}
 	var errs []error
 	for i := len(entries) - 1; i >= 0; i-- {

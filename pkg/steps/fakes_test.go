@@ -456,18 +456,7 @@ func (a *fakeAccounts) AddUser(ctx context.Context, name, group, home, shell, co
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.record("useradd " + name)
-	if a.AddUserErr != nil {
-		return a.AddUserErr
-	}
-	if _, ok := a.Users[name]; ok {
-		return fmt.Errorf("useradd: user '%s' already exists", name)
-	}
-	gid, ok := a.Groups[group]
-	if !ok {
-		return fmt.Errorf("useradd: group '%s' does not exist", group)
-	}
-	a.Users[name] = account{uid: a.id(&a.nextUID, os.Getuid()), gid: gid, group: group, home: home, shell: shell, comment: comment}
-	return nil
+	return a.addUser(name, group, false, home, shell, comment)
 }
 
 // AddUserGroup implements steps.Accounts.
@@ -475,18 +464,30 @@ func (a *fakeAccounts) AddUserGroup(ctx context.Context, name, home, shell, comm
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.record("useradd --user-group " + name)
+	return a.addUser(name, name, true, home, shell, comment)
+}
+
+// addUser is useradd: with newGroup (--user-group) it makes the group too,
+// which must not exist yet; without, the group must exist. Nothing is made
+// when it fails.
+func (a *fakeAccounts) addUser(name, group string, newGroup bool, home, shell, comment string) error {
 	if a.AddUserErr != nil {
 		return a.AddUserErr
 	}
 	if _, ok := a.Users[name]; ok {
 		return fmt.Errorf("useradd: user '%s' already exists", name)
 	}
-	if _, ok := a.Groups[name]; ok {
-		return fmt.Errorf("useradd: group %s exists - if you want to add this user to that group, use -g", name)
+	gid, ok := a.Groups[group]
+	switch {
+	case newGroup && ok:
+		return fmt.Errorf("useradd: group %s exists - if you want to add this user to that group, use -g", group)
+	case newGroup:
+		gid = a.id(&a.nextGID, os.Getgid())
+		a.Groups[group] = gid
+	case !ok:
+		return fmt.Errorf("useradd: group '%s' does not exist", group)
 	}
-	gid := a.id(&a.nextGID, os.Getgid())
-	a.Groups[name] = gid
-	a.Users[name] = account{uid: a.id(&a.nextUID, os.Getuid()), gid: gid, group: name, home: home, shell: shell, comment: comment}
+	a.Users[name] = account{uid: a.id(&a.nextUID, os.Getuid()), gid: gid, group: group, home: home, shell: shell, comment: comment}
 	return nil
 }
 

@@ -112,12 +112,12 @@ func ObsoleteSteps(h *Host, planned []engine.Step, live []journal.Entry, unitPat
 	}
 	want := map[string]bool{}
 	for _, s := range planned {
-		want[s.Kind()+"\x00"+s.Key()] = true
+		want[engine.ResourceID(s.Kind(), s.Key())] = true
 	}
 	var order []string
 	res := map[string]*resource{}
 	for _, e := range live {
-		id := e.Step + "\x00" + e.Key
+		id := engine.ResourceID(e.Step, e.Key)
 		if r, ok := res[id]; ok {
 			r.latest = e
 			continue
