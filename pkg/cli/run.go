@@ -150,7 +150,7 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 	}
 	h := newHost(conn)
 	h.Waiting = rep.Waiting
-	eng := &engine.Engine{Undoers: steps.Undoers(h), Report: rep}
+	eng := steps.NewEngine(h, nil, rep)
 	live, err := installedEntries(p.Name, o.dryRun, rep)
 	if err != nil {
 		return failed(err)
@@ -341,7 +341,7 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 		return err
 	}
 	defer conn.Close()
-	eng := &engine.Engine{Journal: j, Undoers: steps.Undoers(newHost(conn)), Report: rep}
+	eng := steps.NewEngine(newHost(conn), j, rep)
 	verb := "uninstall"
 	if o.dryRun {
 		verb = "uninstall --dry-run"

@@ -163,7 +163,12 @@ type StepResult struct {
 type Engine struct {
 	Journal *journal.Journal // nil for a preview
 	Undoers map[string]UndoFunc
-	Report  Reporter
+	// Order, when set, gives the order in which a rollback or uninstall
+	// undoes the entries it is handed latest first, as the journal has them
+	// in reverse. It may only move an entry ahead of others whose undo does
+	// not depend on it.
+	Order  func([]journal.Entry) []journal.Entry
+	Report Reporter
 }
 
 // StepError is a step that failed; the run was rolled back (unless kept).
@@ -470,7 +475,8 @@ func (e *Engine) Uninstall(ctx context.Context, u *Undo) error {
 // only a resource's first: each may record something the others do not.
 var everyEntry = map[string]bool{"user": true}
 
-// undo reverts entries in reverse order, then finishes.
+// undo reverts entries in reverse order (as e.Order arranges it), then
+// finishes.
 func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) error {
 	if begin, ok := e.Undoers[BeginKind]; ok {
 		// Its error is for the run that was undone, not for the undoing.
@@ -480,9 +486,13 @@ func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) err
 	for _, en := range e.Journal.Live() {
 		u.latest[ResourceID(en.Step, en.Key)] = en
 	}
+	order := slices.Clone(entries)
+	slices.Reverse(order)
+	if e.Order != nil {
+		order = e.Order(order)
+	}
 	var errs []error
-	for i := len(entries) - 1; i >= 0; i-- {
-		en := entries[i]
+	for _, en := range order {
 		name := DisplayName(en.Step, en.Key)
 		f, ok := e.Undoers[en.Step]
 		if !ok {

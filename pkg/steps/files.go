@@ -3,6 +3,7 @@ package steps
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -51,6 +52,23 @@ func (f *File) contentSum() string {
 	return f.sum
 }
 
+// fileBefore is a file step's pathBefore whose Wrote, the hash of the
+// content to write, is computed when the intent is journaled rather than
+// when the step is checked: hashing the 11 MB notifyctl binary was the
+// largest part of the checks made before anything changes, and the
+// journaling comes while systemd reloads.
+type fileBefore struct {
+	pathBefore
+	f *File
+}
+
+// MarshalJSON implements json.Marshaler.
+func (b fileBefore) MarshalJSON() ([]byte, error) {
+	p := b.pathBefore
+	p.Wrote = b.f.contentSum()
+	return json.Marshal(p)
+}
+
 // NewFile is a step that installs an app file.
 func NewFile(h *Host, dest string, content []byte, mode uint32, owner, group string) *File {
 	return &File{H: h, kind: "file", Dest: dest, Content: content, Mode: mode, Owner: owner, Group: group}
@@ -86,7 +104,7 @@ func (f *File) Check(ctx context.Context, r *engine.Run) (engine.Change, error) 
 			Action: "create",
 			Detail: fmt.Sprintf("%s %s:%s %d bytes", modeString(f.Mode), f.Owner, f.Group, len(f.Content)),
 			Diff:   unified(f.Dest, nil, f.Content),
-			Before: pathBefore{Wrote: f.contentSum()},
+			Before: fileBefore{f: f},
 		}, nil
 	}
 	if info.IsSymlink {
@@ -121,7 +139,7 @@ func (f *File) Check(ctx context.Context, r *engine.Run) (engine.Change, error) 
 	}
 	// Hashing a large file (the notifyctl binary) costs more than comparing
 	// it: only a change needs the hash, for the journal.
-	c.Before = pathBefore{Exists: true, Mode: info.Mode, UID: info.UID, GID: info.GID, Wrote: f.contentSum()}
+	c.Before = fileBefore{pathBefore{Exists: true, Mode: info.Mode, UID: info.UID, GID: info.GID}, f}
 	c.Detail = strings.Join(what, ", ")
 	return c, nil
 }

@@ -307,10 +307,19 @@ func finish(h *Host) engine.UndoFunc {
 			}
 			return nil
 		}
+		// The reload reloadEarly started, then one more if an undo after it
+		// changed a unit file.
+		reloaded := h.reloading != nil
+		if err := h.Reloaded(); err != nil {
+			return err
+		}
 		if u.NeedReload {
 			if err := h.Systemd.Reload(ctx); err != nil {
 				return err
 			}
+			reloaded = true
+		}
+		if reloaded {
 			u.Report.Note("systemd reloaded")
 		}
 		var errs []error
@@ -335,19 +344,23 @@ func finish(h *Host) engine.UndoFunc {
 
 // Undoers maps each step kind to how its journal entries are undone.
 func Undoers(h *Host) map[string]engine.UndoFunc {
-	return map[string]engine.UndoFunc{
-		"packages":        undoPackages(h),
-		"user":            undoUser(h),
-		"directory":       undoDirectory(h),
-		"file":            undoFile(h),
-		"unit":            undoFile(h),
-		"enable":          undoEnable(h),
-		"reload":          undoReload(h),
-		"start":           undoStart(h),
-		"mail":            undoNothing,
-		"check":           undoNothing,
-		"data":            undoData(h),
-		engine.BeginKind:  begin(h),
-		engine.FinishKind: finish(h),
+	m := map[string]engine.UndoFunc{
+		"packages":  undoPackages(h),
+		"user":      undoUser(h),
+		"directory": undoDirectory(h),
+		"file":      undoFile(h),
+		"unit":      undoFile(h),
+		"enable":    undoEnable(h),
+		"reload":    undoReload(h),
+		"start":     undoStart(h),
+		"mail":      undoNothing,
+		"check":     undoNothing,
+		"data":      undoData(h),
 	}
+	for kind, f := range m {
+		m[kind] = reloadEarly(h, f)
+	}
+	m[engine.BeginKind] = begin(h)
+	m[engine.FinishKind] = finish(h)
+	return m
 }

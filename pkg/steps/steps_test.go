@@ -169,7 +169,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func (f *fixture) engine() *engine.Engine {
-	return &engine.Engine{Journal: f.j, Undoers: steps.Undoers(f.h), Report: f.rep}
+	return steps.NewEngine(f.h, f.j, f.rep)
 }
 
 func (f *fixture) install(p *plan.Plan) (engine.Result, error) {
@@ -569,7 +569,7 @@ func TestDryRunReportsWhatInstallDoesAndChangesNothing(t *testing.T) {
 	p := loadPlan(t, version{})
 	f := newFixture(t)
 	before := listing(t, f.root)
-	e := &engine.Engine{Undoers: steps.Undoers(f.h), Report: f.rep} // no journal
+	e := steps.NewEngine(f.h, nil, f.rep) // no journal
 	dry, err := e.Install(context.Background(), engine.NewRun(true), f.planned(p), false)
 	if err != nil {
 		t.Fatal(err)
@@ -604,7 +604,7 @@ func TestDryRunReportsWhatInstallDoesAndChangesNothing(t *testing.T) {
 	// On an installed host a dry run finds nothing to do, and after a plan
 	// change it names exactly the change.
 	entries := len(g.j.Entries())
-	ge := &engine.Engine{Undoers: steps.Undoers(g.h), Report: g.rep}
+	ge := steps.NewEngine(g.h, nil, g.rep)
 	res, err := ge.Install(context.Background(), engine.NewRun(true), g.planned(p), false)
 	if err != nil || res.Changed != 0 {
 		t.Errorf("dry run on an installed host: %d changed (%v), %v", res.Changed, actions(res), err)
@@ -956,6 +956,86 @@ func TestUninstallKeepsPackagesAndAccountsThatWereThere(t *testing.T) {
 	equal(t, "listing after uninstall", listing(t, f.root), before)
 }
 
+// Uninstall stops the service, then undoes what systemd reads, and starts the
+// daemon-reload before it removes the app's files and user: the reload runs
+// while they go, and is waited for at the end (the fake flags any systemd
+// call made while it is under way).
+func TestUninstallReloadsWhileTheAppIsRemoved(t *testing.T) {
+	f := newFixture(t)
+	f.mustInstall(loadPlan(t, version{}))
+	logged := f.log.Len()
+	if err := f.uninstall(&engine.Undo{}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "order", f.log.Since(logged), []string{
+		"stop demo.service",
+		"reset-failed demo.service",
+		"undone service demo.service",
+		"undone systemd",
+		"disable demo.service",
+		"undone autostart demo.service",
+		"undone unit /etc/systemd/system/demo.service",
+		"reload",
+		"undone file /etc/demo.conf",
+		"undone file /opt/demo/run.sh",
+		"undone file /opt/demo/app.py",
+		"undone directory /opt/demo/data",
+		"undone directory /opt/demo",
+		"userdel demo",
+		"undone user demo",
+		"undone packages python3,curl",
+	})
+	equal(t, "reloads", f.sd.Reloads, []int{1, len(f.sd.Calls) - 1})
+	if !f.rep.noted("systemd reloaded") {
+		t.Errorf("no note about the reload: %q", f.rep.Notes)
+	}
+	if f.sd.Loaded(unitName) {
+		t.Error("the unit is left loaded")
+	}
+}
+
+// A rollback goes in the same order, and a reload that fails is reported.
+func TestRollbackReloadsWhileTheAppIsRemoved(t *testing.T) {
+	f := newFixture(t)
+	f.sd.FailStarts = 1
+	if _, err := f.install(loadPlan(t, version{})); err == nil {
+		t.Fatal("install succeeded although the service failed")
+	}
+	var undone []string
+	for _, l := range f.log.Since(0) {
+		if strings.HasPrefix(l, "undone ") || l == "reload" || strings.HasPrefix(l, "userdel") {
+			undone = append(undone, l)
+		}
+	}
+	equal(t, "rollback order", undone, []string{
+		"reload", // the install's own
+		"undone service demo.service",
+		"undone systemd",
+		"undone autostart demo.service",
+		"undone unit /etc/systemd/system/demo.service",
+		"reload",
+		"undone file /etc/demo.conf",
+		"undone file /opt/demo/run.sh",
+		"undone file /opt/demo/app.py",
+		"undone directory /opt/demo/data",
+		"undone directory /opt/demo",
+		"userdel demo",
+		"undone user demo",
+		"undone packages python3,curl",
+	})
+
+	g := newFixture(t)
+	g.mustInstall(loadPlan(t, version{}))
+	g.sd.ReloadErr = errors.New("connection reset")
+	err := g.uninstall(&engine.Undo{})
+	if err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("uninstall with a failed reload: %v", err)
+	}
+	if g.rep.noted("systemd reloaded") {
+		t.Errorf("a failed reload is noted as done: %q", g.rep.Notes)
+	}
+}
+
 func TestUninstallDryRun(t *testing.T) {
 	f, _ := prepareUninstall(t)
 	installed := listing(t, f.root)
@@ -971,15 +1051,16 @@ func TestUninstallDryRun(t *testing.T) {
 		preview = append(preview, s.Name+" = "+s.Action)
 	}
 	equal(t, "preview", preview, []string{
+		// The service first, then what systemd reads, then the app.
 		"service demo.service = stop",
+		"autostart demo.service = disable",
+		"unit /etc/systemd/system/demo.service = remove",
 		"file /etc/demo.conf = restore",
 		"file /opt/demo/run.sh = remove",
 		"file /opt/demo/app.py = remove",
 		"directory /opt/demo/data = remove",
 		"directory /opt/demo = remove",
 		"user demo = delete",
-		"autostart demo.service = disable",
-		"unit /etc/systemd/system/demo.service = remove",
 		"packages python3,curl = remove",
 		"systemd = daemon-reload",
 	})
@@ -1264,7 +1345,7 @@ func TestDryRunOfANewUserAndGroup(t *testing.T) {
 	// its group are planned although neither exists yet.
 	p := loadPlan(t, version{group: "demo-grp"})
 	f := newFixture(t)
-	e := &engine.Engine{Undoers: steps.Undoers(f.h), Report: f.rep}
+	e := steps.NewEngine(f.h, nil, f.rep)
 	res, err := e.Install(context.Background(), engine.NewRun(true), f.planned(p), false)
 	if err != nil {
 		t.Fatal(err)
