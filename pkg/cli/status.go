@@ -152,8 +152,9 @@ func runStatus(ctx context.Context, o *options, arg string) error {
 		}
 		run.Note(s, c)
 		// A restart, or a reload for a unit file that drifted, follows
-		// from drift named already.
-		consequence := s.Kind() == "start" && c.Action == "restart" || s.Kind() == "reload" && run.Changed("unit")
+		// from drift named already. A restart an earlier run owes is drift
+		// of its own: the service runs what the files no longer hold.
+		consequence := s.Kind() == "start" && c.Action == "restart" && steps.ChangesWhatItRuns(run) || s.Kind() == "reload" && run.Changed("unit")
 		if c.Changed() && !notDrift[s.Kind()] && !consequence {
 			out.Drift = append(out.Drift, drift{Name: engine.Name(s), Action: c.Action, Detail: c.Detail})
 		}

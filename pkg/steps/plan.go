@@ -23,6 +23,11 @@ func ForPlan(h *Host, p *plan.Plan, live []journal.Entry) (planned []engine.Step
 	if len(live) == 0 {
 		return s, nil
 	}
+	for _, st := range s {
+		if start, ok := st.(*Start); ok {
+			start.Due = RestartDue(live)
+		}
+	}
 	dropIns, rest, left := ObsoleteSteps(h, s, live, p.Unit.Path())
 	for _, st := range s {
 		switch st.Kind() {

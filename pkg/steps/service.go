@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
@@ -113,13 +114,16 @@ func undoReload(h *Host) engine.UndoFunc {
 	}
 }
 
-// Start starts the service, or restarts it when this run changed what it runs,
-// and waits until systemd reports it active, then until it answers.
+// Start starts the service, or restarts it when this run changed what it runs
+// (or an earlier run did and ended before its restart), and waits until
+// systemd reports it active, then until it answers.
 type Start struct {
 	H       *Host
 	Unit    string
 	Timeout time.Duration
 	HTTP    string // probed once active, when set
+	// Due is a restart an earlier run owes: see RestartDue.
+	Due bool
 }
 
 type startBefore struct {
@@ -134,6 +138,30 @@ func (s *Start) Key() string { return s.Unit }
 
 // affecting are the step kinds whose changes the running service must pick up.
 var affecting = []string{"user", "directory", "file", "unit", "packages"}
+
+// ChangesWhatItRuns says whether run changed (or would change) what the
+// service runs, so that the service restarts.
+func ChangesWhatItRuns(r *engine.Run) bool { return r.Changed(affecting...) }
+
+// RestartDue says whether an earlier run changed what the service runs and
+// ended before the restart that goes with it: killed, or failed with --keep.
+// A run that changes any of it ends with a start or restart entry, so a live
+// change journaled after the last start or restart known to have completed
+// means the running service may still be the one from before: its files on
+// disk say otherwise, and a rerun that compared only the files would leave
+// it so.
+func RestartDue(live []journal.Entry) bool {
+	due := false
+	for _, e := range live {
+		switch {
+		case e.Step == "start":
+			due = e.Outcome != journal.OpDone
+		case slices.Contains(affecting, e.Step):
+			due = true
+		}
+	}
+	return due
+}
 
 // Check implements engine.Step.
 func (s *Start) Check(ctx context.Context, r *engine.Run) (engine.Change, error) {
@@ -150,6 +178,9 @@ func (s *Start) Check(ctx context.Context, r *engine.Run) (engine.Change, error)
 	}
 	if r.Changed(affecting...) {
 		return engine.Change{Action: "restart", Detail: "this run changed what it runs", Before: startBefore{Active: true}}, nil
+	}
+	if s.Due {
+		return engine.Change{Action: "restart", Detail: "an earlier run changed what it runs and ended before restarting it", Before: startBefore{Active: true}}, nil
 	}
 	return engine.Change{}, nil
 }

@@ -502,6 +502,79 @@ func TestSecondInstallChangesNothing(t *testing.T) {
 	equal(t, "listing", listing(t, f.root), before)
 }
 
+// A run that changed app.py and ended before its restart (killed: here,
+// the steps after the file are never run) leaves the restart due: the next
+// install, whose checks find every file as the plan has it, still restarts
+// the service, and the one after that changes nothing.
+func TestRestartOwedByAnEndedRunIsDone(t *testing.T) {
+	f := newFixture(t)
+	f.mustInstall(loadPlan(t, version{}))
+	v2 := loadPlan(t, version{app: appV2})
+	planned := f.planned(v2)
+	var upToFiles []engine.Step
+	for _, s := range planned {
+		if s.Kind() == "start" {
+			break
+		}
+		upToFiles = append(upToFiles, s)
+	}
+	if _, err := f.engine().Install(context.Background(), engine.NewRun(false), upToFiles, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.read("/opt/demo/app.py"); got != appV2 {
+		t.Fatalf("app.py holds %q", got)
+	}
+	if !steps.RestartDue(f.j.Live()) {
+		t.Fatal("no restart due after a run that changed app.py and did not restart")
+	}
+	calls := len(f.sd.Calls)
+	res := f.mustInstall(v2)
+	var changed []string
+	for _, s := range res.Steps {
+		if s.Changed {
+			changed = append(changed, s.Name+" = "+s.Action+" ("+s.Detail+")")
+		}
+	}
+	equal(t, "changed", changed, []string{"service demo.service = restart (an earlier run changed what it runs and ended before restarting it)"})
+	equal(t, "systemd calls", f.sd.CallsSince(calls), []string{"reset-failed demo.service", "restart demo.service"})
+	if steps.RestartDue(f.j.Live()) {
+		t.Error("a restart is still due after the restart")
+	}
+	calls = len(f.sd.Calls)
+	if res := f.mustInstall(v2); res.Changed != 0 {
+		t.Errorf("third install changed %d steps: %v", res.Changed, actions(res))
+	}
+	equal(t, "systemd calls of the third install", f.sd.CallsSince(calls), []string(nil))
+}
+
+// RestartDue reads the journal: a change after the last start or restart
+// that completed. A start the run died in (no outcome) or that failed
+// leaves the restart due; so does a change with no outcome (the run may have
+// made it).
+func TestRestartDue(t *testing.T) {
+	e := func(step, outcome string) journal.Entry {
+		return journal.Entry{Record: journal.Record{Step: step}, Outcome: outcome}
+	}
+	for _, c := range []struct {
+		name string
+		live []journal.Entry
+		want bool
+	}{
+		{"nothing", nil, false},
+		{"installed", []journal.Entry{e("unit", journal.OpDone), e("file", journal.OpDone), e("start", journal.OpDone), e("mail", journal.OpDone)}, false},
+		{"changed, restarted", []journal.Entry{e("file", journal.OpDone), e("start", journal.OpDone), e("file", journal.OpDone), e("start", journal.OpDone)}, false},
+		{"changed, not restarted", []journal.Entry{e("file", journal.OpDone), e("start", journal.OpDone), e("file", journal.OpDone)}, true},
+		{"change with no outcome", []journal.Entry{e("start", journal.OpDone), e("user", "")}, true},
+		{"died in the restart", []journal.Entry{e("start", journal.OpDone), e("unit", journal.OpDone), e("start", "")}, true},
+		{"restart failed (--keep)", []journal.Entry{e("start", journal.OpDone), e("packages", journal.OpDone), e("start", journal.OpFailed)}, true},
+		{"only what the service does not run", []journal.Entry{e("start", journal.OpDone), e("enable", journal.OpDone), e("reload", journal.OpDone), e("mail", journal.OpDone)}, false},
+	} {
+		if got := steps.RestartDue(c.live); got != c.want {
+			t.Errorf("%s: RestartDue = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 func TestChangedFileRestartsWithoutReload(t *testing.T) {
 	f := newFixture(t)
 	f.mustInstall(loadPlan(t, version{}))

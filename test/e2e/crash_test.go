@@ -347,3 +347,48 @@ func TestCrashBetweenGroupAndUser(t *testing.T) {
 		t.Error("group notifydemo-grp is left after uninstall")
 	}
 }
+
+// An upgrade killed after it wrote the new app.py but before the restart
+// leaves the old app running while the files are the new ones. The next
+// install finds every file as the plan has it, and restarts the service all
+// the same, from the journal: the new app answers, and the run after that
+// changes nothing. status names the restart that is due meanwhile.
+func TestKilledUpgradeStillRestarts(t *testing.T) {
+	h := NewHostWithBin(t, failpointBin(t))
+	dir := h.copyPlan("/root/plan")
+	h.notifyctlJSON(0, "install", dir)
+	pid := h.Prop("notifydemo.service", "MainPID")
+
+	h.editPlanFile(dir+"/app.py", func(s string) string {
+		return strings.Replace(s, "Hello from Type=notify demo!", "Hello from the upgrade", 1)
+	})
+	h.crashAt("start.before-job:1", "install", dir)
+	if got := h.MustRun("curl", "-fsS", "http://127.0.0.1:5001/"); got != "Hello from Type=notify demo!\n" {
+		t.Fatalf("after the killed upgrade, the app answers %q: it was restarted after all", got)
+	}
+	if got := h.Prop("notifydemo.service", "MainPID"); got != pid {
+		t.Fatalf("MainPID %s -> %s: the killed upgrade restarted the service", pid, got)
+	}
+	stdout, _, code := h.Notifyctl("status", dir)
+	if code != 3 || !strings.Contains(stdout, "ended before restarting it") {
+		t.Errorf("status with a restart due: exit %d, want 3 naming the restart\n%s", code, stdout)
+	}
+
+	r := h.notifyctlJSON(0, "install", dir)
+	want := []string{"restart service notifydemo.service"}
+	if got := r.changedSteps(); strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("install after the killed upgrade: changed steps %q, want %q", got, want)
+	}
+	if got := h.MustRun("curl", "-fsS", "http://127.0.0.1:5001/"); got != "Hello from the upgrade\n" {
+		t.Errorf("after the install that followed, the app answers %q", got)
+	}
+	if got := h.Prop("notifydemo.service", "MainPID"); got == pid {
+		t.Errorf("MainPID still %s: not restarted", pid)
+	}
+	if r := h.notifyctlJSON(0, "install", dir); len(r.changedSteps()) != 0 {
+		t.Errorf("the install after that changed %q", r.changedSteps())
+	}
+	if _, _, code := h.Notifyctl("status", dir); code != 0 {
+		t.Errorf("status once restarted: exit %d", code)
+	}
+}
