@@ -156,7 +156,8 @@ until it answers.
 A second install changes nothing and restarts nothing. When the plan changed,
 only what changed is rewritten and the service is restarted once; what an
 earlier install made and the plan no longer has is removed, unless an
-administrator changed it since.
+administrator changed it since. A restart an earlier run owed (it was killed
+after changing files) is done even if every file already matches.
 
 When a step fails or the service does not become ready in time, what this run
 changed is undone and the reason is shown: systemd's result, the exit status

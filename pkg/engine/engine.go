@@ -374,9 +374,10 @@ type Undo struct {
 	// later holds, per entry undone for a resource, the resource's later
 	// entries, retired with it.
 	later map[int][]int
-	// Kept counts what uninstall kept as the administrator's (edited files,
-	// data, directories holding files of others): the user that may own
-	// them is kept too.
+	// Kept counts what uninstall kept as the administrator's and the
+	// service's user may own (edited files, data, directories holding files
+	// of others, as the undo functions count them; not root's unit files):
+	// the user is kept too.
 	Kept int
 	// latest holds, per resource, the last live entry: what notifyctl last
 	// did to it (an undo function compares the host with that).
@@ -492,6 +493,20 @@ func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) err
 		order = e.Order(order)
 	}
 	var errs []error
+	var finishing []journal.Entry
+	// undone marks an entry and the later ones retired with it undone.
+	undone := func(en journal.Entry) error {
+		for _, seq := range u.later[en.Seq] {
+			if err := e.Journal.Undone(seq); err != nil {
+				return err
+			}
+		}
+		if err := e.Journal.Undone(en.Seq); err != nil {
+			return err
+		}
+		e.Report.Undo(DisplayName(en.Step, en.Key), nil)
+		return nil
+	}
 	for _, en := range order {
 		name := DisplayName(en.Step, en.Key)
 		f, ok := e.Undoers[en.Step]
@@ -504,7 +519,9 @@ func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) err
 		if err := f(ctx, u, en); errors.Is(err, ErrKept) {
 			// Kept as the administrator's: the entry stays, so that a later
 			// uninstall --purge can still remove it.
-			u.Kept++
+			continue
+		} else if errors.Is(err, ErrFinishes) {
+			finishing = append(finishing, en)
 			continue
 		} else if err != nil {
 			e.Report.Undo(name, err)
@@ -515,24 +532,33 @@ func (e *Engine) undo(ctx context.Context, entries []journal.Entry, u *Undo) err
 			continue
 		}
 		failpoint.Inject("engine.after-undo")
-		for _, seq := range u.later[en.Seq] {
-			if err := e.Journal.Undone(seq); err != nil {
-				return errors.Join(append(errs, err)...)
-			}
-		}
-		if err := e.Journal.Undone(en.Seq); err != nil {
+		if err := undone(en); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		e.Report.Undo(name, nil)
 	}
 	failpoint.Inject("engine.before-finish")
 	if fin, ok := e.Undoers[FinishKind]; ok {
 		if err := fin(ctx, u, journal.Entry{}); err != nil {
-			errs = append(errs, err)
+			// What finish was to complete stays live: a later run sees it.
+			return errors.Join(append(errs, err)...)
+		}
+	}
+	if !u.DryRun {
+		for _, en := range finishing {
+			if err := undone(en); err != nil {
+				return errors.Join(append(errs, err)...)
+			}
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// ErrFinishes is what an undo function returns when the finish function
+// completes its undo, such as the restart of a service that ran before,
+// once all its files are back: the entry is marked undone only once finish
+// has succeeded, so that a run killed before then leaves it live (a later
+// install then sees a restart that is due).
+var ErrFinishes = errors.New("completed by finish")
 
 // ErrKept is what an undo function returns when it keeps what the entry
 // made as the administrator's (data, a file changed since install): the

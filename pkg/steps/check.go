@@ -98,6 +98,7 @@ func undoData(h *Host) engine.UndoFunc {
 		}
 		if !u.Purge {
 			u.Report.Note("kept %s: the service's data (--purge removes it)", e.Key)
+			u.Kept++
 			return engine.ErrKept
 		}
 		if u.Would(engine.DisplayName(e.Step, e.Key), engine.Change{Action: "remove", Detail: "the service's data (--purge)"}) {

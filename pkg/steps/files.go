@@ -204,6 +204,9 @@ func undoFile(h *Host) engine.UndoFunc {
 				return nil
 			}
 			u.Report.Note("kept %s: changed since notifyctl wrote it (--purge removes it)", e.Key)
+			if e.Step != "unit" { // a unit file is root's, whoever edited it
+				u.Kept++
+			}
 			return engine.ErrKept
 		}
 		// restore writes content back, with the mode and owner from before.
@@ -364,7 +367,9 @@ func undoDirectory(h *Host) engine.UndoFunc {
 			_, err := fsutil.RemoveDir(p)
 			if errors.Is(err, fsutil.ErrNotEmpty) {
 				u.Report.Note("kept %s: it holds files notifyctl did not put there", e.Key)
-				u.Kept++
+				if !dropInDir(e.Key) { // root's, holding an administrator's drop-ins
+					u.Kept++
+				}
 				return nil
 			}
 			return err

@@ -51,8 +51,10 @@ func readBySystemd(e journal.Entry) bool {
 // read after every unit file: when the first of it is undone, the unit
 // files are what they will be, and the daemon-reload they ask for starts
 // then, in the background, while the app's files and user are removed. No
-// undo of that group calls systemd. finish waits for the reload (and
-// reloads again if an undo after it asked to).
+// undo of that group calls systemd over notifyctl's connection (a package's
+// maintainer scripts may, on their own, and systemd has them wait for the
+// reload). finish waits for the reload (and reloads again if an undo after
+// it asked to).
 func reloadEarly(h *Host, f engine.UndoFunc) engine.UndoFunc {
 	return func(ctx context.Context, u *engine.Undo, e journal.Entry) error {
 		late := e.Step != "start" && !readBySystemd(e)

@@ -294,8 +294,9 @@ func undoStart(h *Host) engine.UndoFunc {
 		}
 		if b.Active {
 			// It ran before this run: run it again once its files are back.
+			// Until finish has, the entry stays live.
 			u.Restart = append(u.Restart, e.Key)
-			return nil
+			return engine.ErrFinishes
 		}
 		st, err := h.Systemd.Peek(ctx, e.Key)
 		if err != nil {

@@ -836,6 +836,36 @@ func TestFailedUpdateRestoresAndRestartsThePreviousVersion(t *testing.T) {
 	}
 }
 
+// When the rollback's restart of the previous version fails too (or the
+// run is killed before it), the failed run's start entry stays live: the
+// next install restarts the service, which may still run the new version.
+func TestRollbackRestartNotDoneStaysDue(t *testing.T) {
+	f := newFixture(t)
+	v1 := loadPlan(t, version{})
+	f.mustInstall(v1)
+	f.sd.FailStarts = 2 // the upgrade's restart, then the rollback's
+
+	_, err := f.install(loadPlan(t, version{app: appV2}))
+	if !errors.As(err, new(*engine.RollbackError)) {
+		t.Fatalf("install error %v: want an incomplete rollback", err)
+	}
+	if got := f.read("/opt/demo/app.py"); got != appV1 {
+		t.Fatalf("app.py not restored: %q", got)
+	}
+	if !steps.RestartDue(f.j.Live()) {
+		t.Fatal("no restart due after a rollback whose restart failed")
+	}
+	calls := len(f.sd.Calls)
+	res := f.mustInstall(v1)
+	if s := stepNamed(t, res, "service demo.service"); !s.Changed {
+		t.Errorf("service step %+v: not restarted", s)
+	}
+	equal(t, "systemd calls", f.sd.CallsSince(calls), []string{"reset-failed demo.service", "start demo.service"})
+	if steps.RestartDue(f.j.Live()) {
+		t.Error("a restart is still due once the service started again")
+	}
+}
+
 func TestFailedUserAndGroupCreationLeavesNeither(t *testing.T) {
 	f := newFixture(t)
 	f.acc.AddUserErr = errors.New("useradd: cannot lock /etc/passwd")
@@ -1106,6 +1136,34 @@ func TestRollbackReloadsWhileTheAppIsRemoved(t *testing.T) {
 	}
 	if g.rep.noted("systemd reloaded") {
 		t.Errorf("a failed reload is noted as done: %q", g.rep.Notes)
+	}
+}
+
+// A unit file an administrator edited is kept, but it is root's: the
+// service's user goes all the same (uninstall undoes the unit before the
+// user now).
+func TestKeptUnitFilesDoNotKeepTheUser(t *testing.T) {
+	f := newFixture(t)
+	f.mustInstall(loadPlan(t, version{}))
+	f.write(unitPath, f.read(unitPath)+"# the admin's\n", 0o644, 0, 0)
+	if err := f.uninstall(&engine.Undo{}); err != nil {
+		t.Fatal(err)
+	}
+	if !f.rep.noted("kept " + unitPath) {
+		t.Errorf("no note about the kept unit file: %q", f.rep.Notes)
+	}
+	if _, ok := f.acc.Users["demo"]; ok {
+		t.Errorf("user demo kept for a root-owned unit file: %q", f.rep.Notes)
+	}
+	// Data or an edited app file, on the other hand, may be the user's.
+	g := newFixture(t)
+	g.mustInstall(loadPlan(t, version{}))
+	g.write("/opt/demo/app.py", "print('the admin's')\n", 0o644, 0, 0)
+	if err := g.uninstall(&engine.Undo{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := g.acc.Users["demo"]; !ok {
+		t.Error("user demo deleted although an edited app file was kept")
 	}
 }
 

@@ -392,3 +392,38 @@ func TestKilledUpgradeStillRestarts(t *testing.T) {
 		t.Errorf("status once restarted: exit %d", code)
 	}
 }
+
+// An upgrade whose new version runs but fails the plan's readiness check is
+// rolled back: the old files are put back, then the service is restarted on
+// them. Killed between the two, the new version keeps running on the old
+// files; the next install of the old plan restarts it all the same.
+func TestKilledRollbackStillRestarts(t *testing.T) {
+	h := NewHostWithBin(t, failpointBin(t))
+	dir := h.copyPlan("/root/plan")
+	h.notifyctlJSON(0, "install", dir)
+
+	h.editPlanFile(dir+"/app.py", func(s string) string {
+		return strings.Replace(s, "Hello from Type=notify demo!", "Hello from the upgrade", 1)
+	})
+	// Ready for systemd (the wrapper probes /health), not for the plan.
+	h.editPlanFile(dir+"/plan.yaml", func(s string) string {
+		s = strings.Replace(s, "http: http://127.0.0.1:5001/health", "http: http://127.0.0.1:5001/nowhere", 1)
+		return strings.Replace(s, "timeout: 30s", "timeout: 2s", 1)
+	})
+	h.crashAt("engine.before-finish:1", "install", dir)
+	if got := h.MustRun("curl", "-fsS", "http://127.0.0.1:5001/"); got != "Hello from the upgrade\n" {
+		t.Fatalf("after the killed rollback the app answers %q, want the new version still running", got)
+	}
+
+	h.copyPlan(dir) // the plan as it was
+	r := h.notifyctlJSON(0, "install", dir)
+	if got := strings.Join(r.changedSteps(), "; "); got != "restart service notifydemo.service" {
+		t.Errorf("install after the killed rollback: changed steps %q, want the restart alone", got)
+	}
+	if got := h.MustRun("curl", "-fsS", "http://127.0.0.1:5001/"); got != "Hello from Type=notify demo!\n" {
+		t.Errorf("after the install that followed, the app answers %q", got)
+	}
+	if r := h.notifyctlJSON(0, "install", dir); len(r.changedSteps()) != 0 {
+		t.Errorf("the install after that changed %q", r.changedSteps())
+	}
+}
