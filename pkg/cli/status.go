@@ -12,6 +12,7 @@ import (
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
 	"github.com/notifyctl/notifyctl/pkg/journal"
+	"github.com/notifyctl/notifyctl/pkg/lock"
 	"github.com/notifyctl/notifyctl/pkg/plan"
 	"github.com/notifyctl/notifyctl/pkg/steps"
 	"github.com/notifyctl/notifyctl/plans"
@@ -117,7 +118,9 @@ func runStatus(ctx context.Context, o *options, arg string) error {
 		} else {
 			fmt.Fprintf(o.stdout, "%s is not installed\n", p.Name)
 			if len(kept) > 0 {
-				fmt.Fprintf(o.stdout, "  kept from an uninstall: %s (notifyctl uninstall --purge %s removes them)\n", strings.Join(kept, ", "), p.Name)
+				// Kept as the administrator's, or not undone yet by an
+				// uninstall that was interrupted (it undoes the unit first).
+				fmt.Fprintf(o.stdout, "  left after an uninstall: %s (notifyctl uninstall %s finishes one that was interrupted; --purge also removes what it kept)\n", strings.Join(kept, ", "), p.Name)
 			}
 		}
 		return &ExitError{Code: ExitNotInstalled, Err: silent}
@@ -144,6 +147,15 @@ func runStatus(ctx context.Context, o *options, arg string) error {
 	// Drift is what install would change: the same checks, in a preview.
 	run := engine.NewRun(true)
 	planned, _ := steps.ForPlan(newHost(conn), p, live)
+	// A run under way has not ended before its restart: it has not ended.
+	if holder, busy := lock.Held(lock.Path); busy {
+		rep.log.Warn("another notifyctl run is under way: the host may still change", "holder", holder)
+		for _, s := range planned {
+			if start, ok := s.(*steps.Start); ok {
+				start.Due = false
+			}
+		}
+	}
 	for _, s := range planned {
 		c, err := s.Check(ctx, run)
 		if err != nil {

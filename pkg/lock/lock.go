@@ -66,6 +66,20 @@ func Acquire(ctx context.Context, path, what string, timeout time.Duration, wait
 	return &Lock{f: f}, nil
 }
 
+// Held says whether another process holds the lock, and who, without taking
+// it or creating the lock file: for commands that only read, such as status.
+func Held(path string) (holder string, held bool) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return readHolder(path), errors.Is(err, unix.EWOULDBLOCK)
+	}
+	return "", false // closing the file releases it
+}
+
 func readHolder(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil || len(strings.TrimSpace(string(b))) == 0 {

@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,6 +45,35 @@ func TestWaiterGetsTheLockWhenReleased(t *testing.T) {
 	second, err := Acquire(context.Background(), path, "install demo", 10*time.Second, nil)
 	if err != nil {
 		t.Fatalf("the waiting run did not get the lock once released: %v", err)
+	}
+	second.Release()
+}
+
+// Held sees a lock another run holds, says who, and neither takes it nor
+// creates the lock file.
+func TestHeld(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	if _, held := Held(path); held {
+		t.Fatal("held with no lock file")
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Held created the lock file: %v", err)
+	}
+	l, err := Acquire(context.Background(), path, "install demo", time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, held := Held(path)
+	if !held || !strings.Contains(holder, "notifyctl install demo") {
+		t.Errorf("Held = %q, %v while install holds it", holder, held)
+	}
+	l.Release()
+	if _, held := Held(path); held {
+		t.Error("held once released")
+	}
+	second, err := Acquire(context.Background(), path, "uninstall demo", 100*time.Millisecond, nil)
+	if err != nil {
+		t.Fatalf("Held kept the lock: %v", err)
 	}
 	second.Release()
 }

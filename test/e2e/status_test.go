@@ -49,7 +49,7 @@ func TestStatusReportsDrift(t *testing.T) {
 	h.MustRun("sh", "-c", "echo '# hotfix' >> /opt/notifydemo/app.py")
 	h.notifyctlJSON(0, "uninstall")
 	stdout, _, code = h.Notifyctl("status")
-	if code != 4 || !strings.Contains(stdout, "not installed") || !strings.Contains(stdout, "kept from an uninstall:") || !strings.Contains(stdout, "file /opt/notifydemo/app.py") {
+	if code != 4 || !strings.Contains(stdout, "not installed") || !strings.Contains(stdout, "left after an uninstall:") || !strings.Contains(stdout, "file /opt/notifydemo/app.py") {
 		t.Errorf("status after an uninstall that kept a file: exit %d\n%s", code, stdout)
 	}
 	h.notifyctlJSON(0, "uninstall", "--purge")
