@@ -502,6 +502,18 @@ func TestSecondInstallChangesNothing(t *testing.T) {
 	equal(t, "listing", listing(t, f.root), before)
 }
 
+// mustOweRestart checks that app.py holds app and that the journal owes the
+// service a restart, after what is said.
+func (f *fixture) mustOweRestart(app, after string) {
+	f.t.Helper()
+	if got := f.read("/opt/demo/app.py"); got != app {
+		f.t.Fatalf("after %s, app.py holds %q, want %q", after, got, app)
+	}
+	if !steps.RestartDue(f.j.Live()) {
+		f.t.Fatalf("no restart due after %s", after)
+	}
+}
+
 // A run that changed app.py and ended before its restart (killed: here,
 // the steps after the file are never run) leaves the restart due: the next
 // install, whose checks find every file as the plan has it, still restarts
@@ -521,12 +533,7 @@ func TestRestartOwedByAnEndedRunIsDone(t *testing.T) {
 	if _, err := f.engine().Install(context.Background(), engine.NewRun(false), upToFiles, false); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.read("/opt/demo/app.py"); got != appV2 {
-		t.Fatalf("app.py holds %q", got)
-	}
-	if !steps.RestartDue(f.j.Live()) {
-		t.Fatal("no restart due after a run that changed app.py and did not restart")
-	}
+	f.mustOweRestart(appV2, "a run that changed app.py and did not restart")
 	calls := len(f.sd.Calls)
 	res := f.mustInstall(v2)
 	var changed []string
@@ -849,12 +856,7 @@ func TestRollbackRestartNotDoneStaysDue(t *testing.T) {
 	if !errors.As(err, new(*engine.RollbackError)) {
 		t.Fatalf("install error %v: want an incomplete rollback", err)
 	}
-	if got := f.read("/opt/demo/app.py"); got != appV1 {
-		t.Fatalf("app.py not restored: %q", got)
-	}
-	if !steps.RestartDue(f.j.Live()) {
-		t.Fatal("no restart due after a rollback whose restart failed")
-	}
+	f.mustOweRestart(appV1, "a rollback whose restart failed")
 	calls := len(f.sd.Calls)
 	res := f.mustInstall(v1)
 	if s := stepNamed(t, res, "service demo.service"); !s.Changed {
@@ -1059,6 +1061,19 @@ func TestUninstallKeepsPackagesAndAccountsThatWereThere(t *testing.T) {
 	equal(t, "listing after uninstall", listing(t, f.root), before)
 }
 
+// appUndone is what uninstall and rollback undo once the daemon-reload has
+// started: the app's files, directories and user, then the packages.
+var appUndone = []string{
+	"undone file /etc/demo.conf",
+	"undone file /opt/demo/run.sh",
+	"undone file /opt/demo/app.py",
+	"undone directory /opt/demo/data",
+	"undone directory /opt/demo",
+	"userdel demo",
+	"undone user demo",
+	"undone packages python3,curl",
+}
+
 // Uninstall stops the service, then undoes what systemd reads, and starts the
 // daemon-reload before it removes the app's files and user: the reload runs
 // while they go, and is waited for at the end (the fake flags any systemd
@@ -1070,7 +1085,7 @@ func TestUninstallReloadsWhileTheAppIsRemoved(t *testing.T) {
 	if err := f.uninstall(&engine.Undo{}); err != nil {
 		t.Fatal(err)
 	}
-	equal(t, "order", f.log.Since(logged), []string{
+	equal(t, "order", f.log.Since(logged), append([]string{
 		"stop demo.service",
 		"reset-failed demo.service",
 		"undone service demo.service",
@@ -1079,15 +1094,7 @@ func TestUninstallReloadsWhileTheAppIsRemoved(t *testing.T) {
 		"undone autostart demo.service",
 		"undone unit /etc/systemd/system/demo.service",
 		"reload",
-		"undone file /etc/demo.conf",
-		"undone file /opt/demo/run.sh",
-		"undone file /opt/demo/app.py",
-		"undone directory /opt/demo/data",
-		"undone directory /opt/demo",
-		"userdel demo",
-		"undone user demo",
-		"undone packages python3,curl",
-	})
+	}, appUndone...))
 	equal(t, "reloads", f.sd.Reloads, []int{1, len(f.sd.Calls) - 1})
 	if !f.rep.noted("systemd reloaded") {
 		t.Errorf("no note about the reload: %q", f.rep.Notes)
@@ -1110,22 +1117,14 @@ func TestRollbackReloadsWhileTheAppIsRemoved(t *testing.T) {
 			undone = append(undone, l)
 		}
 	}
-	equal(t, "rollback order", undone, []string{
+	equal(t, "rollback order", undone, append([]string{
 		"reload", // the install's own
 		"undone service demo.service",
 		"undone systemd",
 		"undone autostart demo.service",
 		"undone unit /etc/systemd/system/demo.service",
 		"reload",
-		"undone file /etc/demo.conf",
-		"undone file /opt/demo/run.sh",
-		"undone file /opt/demo/app.py",
-		"undone directory /opt/demo/data",
-		"undone directory /opt/demo",
-		"userdel demo",
-		"undone user demo",
-		"undone packages python3,curl",
-	})
+	}, appUndone...))
 
 	g := newFixture(t)
 	g.mustInstall(loadPlan(t, version{}))
