@@ -58,8 +58,12 @@ func readBySystemd(e journal.Entry) bool {
 func reloadEarly(h *Host, f engine.UndoFunc) engine.UndoFunc {
 	return func(ctx context.Context, u *engine.Undo, e journal.Entry) error {
 		late := e.Step != "start" && !readBySystemd(e)
-		if late && u.NeedReload && !u.DryRun && h.reloading == nil {
-			h.startReload(ctx)
+		if late && u.NeedReload && h.reloading == nil {
+			if u.DryRun {
+				u.Would("systemd", engine.Change{Action: "daemon-reload"})
+			} else {
+				h.startReload(ctx)
+			}
 			u.NeedReload = false
 		}
 		return f(ctx, u, e)

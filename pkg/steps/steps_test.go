@@ -1181,10 +1181,12 @@ func TestUninstallDryRun(t *testing.T) {
 		preview = append(preview, s.Name+" = "+s.Action)
 	}
 	equal(t, "preview", preview, []string{
-		// The service first, then what systemd reads, then the app.
+		// The service first, then what systemd reads, then the app while
+		// systemd reloads.
 		"service demo.service = stop",
 		"autostart demo.service = disable",
 		"unit /etc/systemd/system/demo.service = remove",
+		"systemd = daemon-reload",
 		"file /etc/demo.conf = restore",
 		"file /opt/demo/run.sh = remove",
 		"file /opt/demo/app.py = remove",
@@ -1192,7 +1194,6 @@ func TestUninstallDryRun(t *testing.T) {
 		"directory /opt/demo = remove",
 		"user demo = delete",
 		"packages python3,curl = remove",
-		"systemd = daemon-reload",
 	})
 	for _, s := range u.Preview {
 		if s.Name == "file /etc/demo.conf" && (!strings.Contains(s.Diff, "-port = 5002") || !strings.Contains(s.Diff, "+# the admin's own config")) {
