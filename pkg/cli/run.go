@@ -341,7 +341,8 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 		return err
 	}
 	defer conn.Close()
-	eng := steps.NewEngine(newHost(conn), j, rep)
+	h := newHost(conn)
+	eng := steps.NewEngine(h, j, rep)
 	verb := "uninstall"
 	if o.dryRun {
 		verb = "uninstall --dry-run"
@@ -365,6 +366,11 @@ func runUninstall(ctx context.Context, o *options, arg string) error {
 		}
 	}
 	err = eng.Uninstall(ctx, u)
+	// An uninstall that stopped early (the journal could not be written)
+	// may leave the reload it started under way: it ends before notifyctl.
+	if rerr := h.Reloaded(); rerr != nil {
+		rep.log.Warn("systemd did not reload", "err", rerr)
+	}
 	out.Steps = append(out.Steps, rep.undone...)
 	if o.dryRun {
 		out.Steps = u.Preview
