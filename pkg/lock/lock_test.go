@@ -77,3 +77,39 @@ func TestHeld(t *testing.T) {
 	}
 	second.Release()
 }
+
+// Held never gets in the way of a run taking the lock: Acquire with no wait
+// at all succeeds every time while another goroutine calls Held in a loop.
+func TestHeldDoesNotBlockAcquire(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	done := make(chan struct{})
+	seen := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				seen <- n
+				return
+			default:
+				if _, held := Held(path); held {
+					n++
+				}
+			}
+		}
+	}()
+	for i := 0; i < 300; i++ {
+		l, err := Acquire(context.Background(), path, "install demo", 0, nil)
+		if err != nil {
+			close(done)
+			<-seen
+			t.Fatalf("Acquire %d with no wait, while status looks: %v", i, err)
+		}
+		time.Sleep(100 * time.Microsecond)
+		l.Release()
+	}
+	close(done)
+	if n := <-seen; n == 0 {
+		t.Error("Held never saw the lock held in 300 acquisitions")
+	}
+}

@@ -294,8 +294,16 @@ func undoStart(h *Host) engine.UndoFunc {
 		}
 		if b.Active {
 			// It ran before this run: run it again once its files are back.
-			// Until finish has, the entry stays live.
+			// Until finish has, the entry stays live, and no longer as a
+			// start that completed: the service may run what is being
+			// undone, and a run killed before the restart owes one
+			// (RestartDue).
 			u.Restart = append(u.Restart, e.Key)
+			if !u.DryRun {
+				if err := u.Journal.Failed(e.Seq, errors.New("undone: to restart with the previous files")); err != nil {
+					return err
+				}
+			}
 			return engine.ErrFinishes
 		}
 		st, err := h.Systemd.Peek(ctx, e.Key)

@@ -857,14 +857,68 @@ func TestRollbackRestartNotDoneStaysDue(t *testing.T) {
 		t.Fatalf("install error %v: want an incomplete rollback", err)
 	}
 	f.mustOweRestart(appV1, "a rollback whose restart failed")
+	// The failed restarts left the unit failed: the next install starts it
+	// (for that, Due is not needed; the case of a service still running is
+	// TestRollbackKilledBeforeItsRestartOwesOne).
 	calls := len(f.sd.Calls)
 	res := f.mustInstall(v1)
 	if s := stepNamed(t, res, "service demo.service"); !s.Changed {
-		t.Errorf("service step %+v: not restarted", s)
+		t.Errorf("service step %+v: not started", s)
 	}
 	equal(t, "systemd calls", f.sd.CallsSince(calls), []string{"reset-failed demo.service", "start demo.service"})
 	if steps.RestartDue(f.j.Live()) {
 		t.Error("a restart is still due once the service started again")
+	}
+}
+
+// failingMailer is a host that can mail, whose mail fails.
+type failingMailer struct{}
+
+func (failingMailer) CanMail() bool { return true }
+func (failingMailer) Mail(ctx context.Context, to, subject, body string) error {
+	return errors.New("sendmail: exit status 75")
+}
+
+// An upgrade (here, of notifyctl itself) whose restart succeeded and whose
+// mail then failed is rolled back: the old files go back, and finish would
+// restart the service on them. Killed before finish (here: a finish that
+// fails at once), the new version still runs on the old files; the next
+// install of the old plan restarts it, though every file matches.
+func TestRollbackKilledBeforeItsRestartOwesOne(t *testing.T) {
+	f := newFixture(t)
+	const unit, wrapper = "notifydemo.service", "/opt/notifydemo/notifyctl"
+	f.mustInstall(f.defaultPlan())
+	f.h.Mailer = failingMailer{}
+	e := f.engine()
+	e.Undoers[engine.FinishKind] = func(context.Context, *engine.Undo, journal.Entry) error {
+		return errors.New("killed before finish")
+	}
+	v2 := f.defaultPlan()
+	v2.SetSelf([]byte("#!notifyctl v2\n"))
+	calls := len(f.sd.Calls)
+	if _, err := e.Install(context.Background(), engine.NewRun(false), f.planned(v2), false); err == nil || !strings.Contains(err.Error(), "exit status 75") {
+		t.Fatalf("install error %v, want the mail's", err)
+	}
+	equal(t, "systemd calls of the failed upgrade", f.sd.CallsSince(calls), []string{"reset-failed " + unit, "restart " + unit})
+	if !f.sd.Active(unit) {
+		t.Fatal("the new version is not running")
+	}
+	if got := f.read(wrapper); got != "#!notifyctl\n" {
+		t.Fatalf("the wrapper is not restored: %q", got)
+	}
+	if !steps.RestartDue(f.j.Live()) {
+		t.Fatal("no restart due after a rollback killed before its restart")
+	}
+
+	f.h.Mailer = nil
+	calls = len(f.sd.Calls)
+	res := f.mustInstall(f.defaultPlan())
+	if s := stepNamed(t, res, "service "+unit); s.Action != "restart" {
+		t.Errorf("service step %+v, want a restart", s)
+	}
+	equal(t, "systemd calls", f.sd.CallsSince(calls), []string{"reset-failed " + unit, "restart " + unit})
+	if steps.RestartDue(f.j.Live()) {
+		t.Error("a restart is still due after it")
 	}
 }
 
