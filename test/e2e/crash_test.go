@@ -427,3 +427,31 @@ func TestKilledRollbackStillRestarts(t *testing.T) {
 		t.Errorf("the install after that changed %q", r.changedSteps())
 	}
 }
+
+// The same when the new version passed every check and only the mail after
+// it failed: the rollback, killed before its restart, leaves the new version
+// running on the old files, and the next install restarts it.
+func TestKilledRollbackAfterMailStillRestarts(t *testing.T) {
+	h := NewHostWithBin(t, failpointBin(t))
+	dir := h.copyPlan("/root/plan")
+	h.notifyctlJSON(0, "install", dir)
+
+	h.editPlanFile(dir+"/app.py", func(s string) string {
+		return strings.Replace(s, "Hello from Type=notify demo!", "Hello from the upgrade", 1)
+	})
+	h.WriteFile("/usr/sbin/sendmail", []byte("#!/bin/sh\necho 'mail queue full' >&2\nexit 75\n"), 0o755)
+	h.crashAt("engine.before-finish:1", "install", dir)
+	if got := h.MustRun("curl", "-fsS", "http://127.0.0.1:5001/"); got != "Hello from the upgrade\n" {
+		t.Fatalf("after the killed rollback the app answers %q, want the new version still running", got)
+	}
+	h.MustRun("rm", "/usr/sbin/sendmail")
+
+	h.copyPlan(dir) // the plan as it was
+	r := h.notifyctlJSON(0, "install", dir)
+	if got := strings.Join(r.changedSteps(), "; "); got != "restart service notifydemo.service" {
+		t.Errorf("install after the killed rollback: changed steps %q, want the restart alone", got)
+	}
+	if got := h.MustRun("curl", "-fsS", "http://127.0.0.1:5001/"); got != "Hello from Type=notify demo!\n" {
+		t.Errorf("after the install that followed, the app answers %q", got)
+	}
+}
