@@ -393,11 +393,13 @@ func TestKilledUpgradeStillRestarts(t *testing.T) {
 	}
 }
 
-// An upgrade whose new version runs but fails the plan's readiness check is
-// rolled back: the old files are put back, then the service is restarted on
-// them. Killed between the two, the new version keeps running on the old
-// files; the next install of the old plan restarts it all the same.
-func TestKilledRollbackStillRestarts(t *testing.T) {
+// killedRollbackRestarts upgrades notifydemo's app.py, lets spoil make the
+// upgrade fail while the new version runs, and kills the rollback after it
+// put the old files back, before it restarted the service on them: the new
+// version keeps answering. Once mend has undone spoil, reinstalling the
+// old plan restarts the service all the same, and the install after that
+// changes nothing.
+func killedRollbackRestarts(t *testing.T, spoil func(h *Host, dir string), mend func(h *Host)) {
 	h := NewHostWithBin(t, failpointBin(t))
 	dir := h.copyPlan("/root/plan")
 	h.notifyctlJSON(0, "install", dir)
@@ -405,15 +407,12 @@ func TestKilledRollbackStillRestarts(t *testing.T) {
 	h.editPlanFile(dir+"/app.py", func(s string) string {
 		return strings.Replace(s, "Hello from Type=notify demo!", "Hello from the upgrade", 1)
 	})
-	// Ready for systemd (the wrapper probes /health), not for the plan.
-	h.editPlanFile(dir+"/plan.yaml", func(s string) string {
-		s = strings.Replace(s, "http: http://127.0.0.1:5001/health", "http: http://127.0.0.1:5001/nowhere", 1)
-		return strings.Replace(s, "timeout: 30s", "timeout: 2s", 1)
-	})
+	spoil(h, dir)
 	h.crashAt("engine.before-finish:1", "install", dir)
 	if got := h.MustRun("curl", "-fsS", "http://127.0.0.1:5001/"); got != "Hello from the upgrade\n" {
 		t.Fatalf("after the killed rollback the app answers %q, want the new version still running", got)
 	}
+	mend(h)
 
 	h.copyPlan(dir) // the plan as it was
 	r := h.notifyctlJSON(0, "install", dir)
@@ -428,30 +427,20 @@ func TestKilledRollbackStillRestarts(t *testing.T) {
 	}
 }
 
-// The same when the new version passed every check and only the mail after
-// it failed: the rollback, killed before its restart, leaves the new version
-// running on the old files, and the next install restarts it.
+// The new version runs but fails the plan's readiness check: ready for
+// systemd (the wrapper probes /health), not for the plan.
+func TestKilledRollbackStillRestarts(t *testing.T) {
+	killedRollbackRestarts(t, func(h *Host, dir string) {
+		h.editPlanFile(dir+"/plan.yaml", func(s string) string {
+			s = strings.Replace(s, "http: http://127.0.0.1:5001/health", "http: http://127.0.0.1:5001/nowhere", 1)
+			return strings.Replace(s, "timeout: 30s", "timeout: 2s", 1)
+		})
+	}, func(*Host) {})
+}
+
+// The new version passed every check; only the mail after it failed.
 func TestKilledRollbackAfterMailStillRestarts(t *testing.T) {
-	h := NewHostWithBin(t, failpointBin(t))
-	dir := h.copyPlan("/root/plan")
-	h.notifyctlJSON(0, "install", dir)
-
-	h.editPlanFile(dir+"/app.py", func(s string) string {
-		return strings.Replace(s, "Hello from Type=notify demo!", "Hello from the upgrade", 1)
-	})
-	h.WriteFile("/usr/sbin/sendmail", []byte("#!/bin/sh\necho 'mail queue full' >&2\nexit 75\n"), 0o755)
-	h.crashAt("engine.before-finish:1", "install", dir)
-	if got := h.MustRun("curl", "-fsS", "http://127.0.0.1:5001/"); got != "Hello from the upgrade\n" {
-		t.Fatalf("after the killed rollback the app answers %q, want the new version still running", got)
-	}
-	h.MustRun("rm", "/usr/sbin/sendmail")
-
-	h.copyPlan(dir) // the plan as it was
-	r := h.notifyctlJSON(0, "install", dir)
-	if got := strings.Join(r.changedSteps(), "; "); got != "restart service notifydemo.service" {
-		t.Errorf("install after the killed rollback: changed steps %q, want the restart alone", got)
-	}
-	if got := h.MustRun("curl", "-fsS", "http://127.0.0.1:5001/"); got != "Hello from Type=notify demo!\n" {
-		t.Errorf("after the install that followed, the app answers %q", got)
-	}
+	killedRollbackRestarts(t, func(h *Host, dir string) {
+		h.WriteFile("/usr/sbin/sendmail", []byte("#!/bin/sh\necho 'mail queue full' >&2\nexit 75\n"), 0o755)
+	}, func(h *Host) { h.MustRun("rm", "/usr/sbin/sendmail") })
 }
