@@ -147,7 +147,7 @@ func runStatus(ctx context.Context, o *options, arg string) error {
 	// Drift is what install would change: the same checks, in a preview.
 	run := engine.NewRun(true)
 	planned, _ := steps.ForPlan(newHost(conn), p, live)
-	// A run under way has not ended before its restart: it has not ended.
+	// A run under way owes no restart yet: it has not ended.
 	if holder, busy := lock.Held(lock.Path); busy {
 		rep.log.Warn("another notifyctl run is under way: the host may still change", "holder", holder)
 		for _, s := range planned {

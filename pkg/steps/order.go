@@ -24,7 +24,7 @@ func UndoOrder(latestFirst []journal.Entry) []journal.Entry {
 	for _, group := range []func(journal.Entry) bool{
 		func(e journal.Entry) bool { return e.Step == "start" },
 		readBySystemd,
-		func(e journal.Entry) bool { return e.Step != "start" && !readBySystemd(e) },
+		appSide,
 	} {
 		for _, e := range latestFirst {
 			if group(e) {
@@ -47,6 +47,10 @@ func readBySystemd(e journal.Entry) bool {
 	return false
 }
 
+// appSide says whether an entry is undone after the unit files: neither the
+// service's start nor anything systemd reads.
+func appSide(e journal.Entry) bool { return e.Step != "start" && !readBySystemd(e) }
+
 // reloadEarly wraps an undo function. UndoOrder puts what systemd does not
 // read after every unit file: when the first of it is undone, the unit
 // files are what they will be, and the daemon-reload they ask for starts
@@ -57,8 +61,7 @@ func readBySystemd(e journal.Entry) bool {
 // it asked to).
 func reloadEarly(h *Host, f engine.UndoFunc) engine.UndoFunc {
 	return func(ctx context.Context, u *engine.Undo, e journal.Entry) error {
-		late := e.Step != "start" && !readBySystemd(e)
-		if late && u.NeedReload && h.reloading == nil {
+		if appSide(e) && u.NeedReload && h.reloading == nil {
 			if u.DryRun {
 				u.Would("systemd", engine.Change{Action: "daemon-reload"})
 			} else {

@@ -176,7 +176,7 @@ func (s *Start) Check(ctx context.Context, r *engine.Run) (engine.Change, error)
 	if !st.Active() {
 		return engine.Change{Action: "start", Detail: "wait for ActiveState=active", Before: startBefore{}}, nil
 	}
-	if r.Changed(affecting...) {
+	if ChangesWhatItRuns(r) {
 		return engine.Change{Action: "restart", Detail: "this run changed what it runs", Before: startBefore{Active: true}}, nil
 	}
 	if s.Due {
