@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
+	"github.com/notifyctl/notifyctl/pkg/plan"
 	"github.com/notifyctl/notifyctl/pkg/steps"
 )
 
@@ -50,13 +51,8 @@ func TestDroppedFileIsRemoved(t *testing.T) {
 		}
 	}
 	// Once gone, it is gone: a rerun changes nothing.
-	if res := f.mustInstall(loadPlan(t, version{edit: withoutConf})); res.Changed != 0 {
-		t.Errorf("rerun changed %v", changed(res))
-	}
-	if err := f.uninstall(&engine.Undo{PurgePackages: true}); err != nil {
-		t.Fatal(err)
-	}
-	equal(t, "listing after uninstall", listing(t, f.root), before)
+	f.mustChangeNothing(loadPlan(t, version{edit: withoutConf}), "rerun")
+	f.mustUninstallTo(before)
 }
 
 func TestFailedInstallPutsTheDroppedFileBack(t *testing.T) {
@@ -70,9 +66,7 @@ func TestFailedInstallPutsTheDroppedFileBack(t *testing.T) {
 	}
 	// The rollback wrote it back, with its content, mode and owner.
 	equal(t, "listing after the rollback", listing(t, f.root), installed)
-	if got := f.read("/etc/demo.conf"); got != confV1 {
-		t.Errorf("/etc/demo.conf holds %q after the rollback", got)
-	}
+	f.mustHold("/etc/demo.conf", confV1)
 }
 
 func TestFailedInstallPutsTheDroppedDirectoryBack(t *testing.T) {
@@ -103,16 +97,35 @@ func TestDroppedFileThatWasThereBeforeIsLeftToUninstall(t *testing.T) {
 	p := loadPlan(t, version{edit: withoutConf})
 	_, left := steps.ForPlan(f.h, p, f.j.Live())
 	equal(t, "left", left, []string{"file /etc/demo.conf"})
+	f.mustChangeNothing(p, "install")
+	f.mustHold("/etc/demo.conf", confV1)
+	f.mustUninstallTo(before)
+}
+
+// mustChangeNothing installs p and checks that nothing changed.
+func (f *fixture) mustChangeNothing(p *plan.Plan, what string) {
+	f.t.Helper()
 	if res := f.mustInstall(p); res.Changed != 0 {
-		t.Errorf("changed %v", changed(res))
+		f.t.Errorf("%s changed %v", what, changed(res))
 	}
-	if got := f.read("/etc/demo.conf"); got != confV1 {
-		t.Errorf("/etc/demo.conf holds %q", got)
-	}
+}
+
+// mustUninstallTo uninstalls, packages too, and checks that the files are
+// as listed before.
+func (f *fixture) mustUninstallTo(before []string) {
+	f.t.Helper()
 	if err := f.uninstall(&engine.Undo{PurgePackages: true}); err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	equal(t, "listing after uninstall", listing(t, f.root), before)
+	equal(f.t, "listing after uninstall", listing(f.t, f.root), before)
+}
+
+// mustHold checks that the file at p holds want.
+func (f *fixture) mustHold(p, want string) {
+	f.t.Helper()
+	if got := f.read(p); got != want {
+		f.t.Errorf("%s holds %q, want %q", p, got, want)
+	}
 }
 
 func TestDroppedFileChangedByTheAdminIsKept(t *testing.T) {
@@ -121,20 +134,13 @@ func TestDroppedFileChangedByTheAdminIsKept(t *testing.T) {
 	f.write("/etc/demo.conf", "# the admin's now\n", 0o644, 0, 0)
 
 	// Kept, and nothing else to do: the plan is up to date.
-	res := f.mustInstall(loadPlan(t, version{edit: withoutConf}))
-	if res.Changed != 0 {
-		t.Errorf("changed %v", changed(res))
-	}
-	if got := f.read("/etc/demo.conf"); got != "# the admin's now\n" {
-		t.Errorf("/etc/demo.conf holds %q", got)
-	}
+	f.mustChangeNothing(loadPlan(t, version{edit: withoutConf}), "install")
+	f.mustHold("/etc/demo.conf", "# the admin's now\n")
 	// And uninstall keeps it too, as the administrator's.
 	if err := f.uninstall(&engine.Undo{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.read("/etc/demo.conf"); got != "# the admin's now\n" {
-		t.Errorf("/etc/demo.conf holds %q after uninstall", got)
-	}
+	f.mustHold("/etc/demo.conf", "# the admin's now\n")
 }
 
 func TestDroppedDirectoryIsRemovedOnlyWhenEmpty(t *testing.T) {
@@ -142,18 +148,13 @@ func TestDroppedDirectoryIsRemovedOnlyWhenEmpty(t *testing.T) {
 	f.mustInstall(loadPlan(t, version{}))
 	f.write("/opt/demo/data/extra.txt", "not the plan's\n", 0o644, 0, 0)
 
-	res := f.mustInstall(loadPlan(t, version{edit: withoutData}))
-	if res.Changed != 0 {
-		t.Errorf("a directory holding another's file: changed %v", changed(res))
-	}
-	if got := f.read("/opt/demo/data/extra.txt"); got != "not the plan's\n" {
-		t.Errorf("extra.txt holds %q", got)
-	}
+	f.mustChangeNothing(loadPlan(t, version{edit: withoutData}), "install with a directory holding another's file")
+	f.mustHold("/opt/demo/data/extra.txt", "not the plan's\n")
 
 	if err := os.Remove(f.path("/opt/demo/data/extra.txt")); err != nil {
 		t.Fatal(err)
 	}
-	res = f.mustInstall(loadPlan(t, version{edit: withoutData}))
+	res := f.mustInstall(loadPlan(t, version{edit: withoutData}))
 	equal(t, "changed", changed(res), []string{"directory /opt/demo/data = remove", "service demo.service = restart"})
 	if _, err := os.Lstat(f.path("/opt/demo/data")); !os.IsNotExist(err) {
 		t.Errorf("/opt/demo/data is left: %v", err)
@@ -182,13 +183,8 @@ func TestProfileNoneRemovesTheDropIn(t *testing.T) {
 	if _, err := os.Lstat(f.path(dir)); !os.IsNotExist(err) {
 		t.Errorf("%s is left: %v", dir, err)
 	}
-	if res := f.mustInstall(p); res.Changed != 0 {
-		t.Errorf("rerun changed %v", changed(res))
-	}
-	if err := f.uninstall(&engine.Undo{PurgePackages: true}); err != nil {
-		t.Fatal(err)
-	}
-	equal(t, "listing after uninstall", listing(t, f.root), before)
+	f.mustChangeNothing(p, "rerun")
+	f.mustUninstallTo(before)
 }
 
 func TestRenamedUserIsLeftToUninstall(t *testing.T) {
