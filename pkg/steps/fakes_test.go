@@ -90,7 +90,12 @@ type fakeSystemd struct {
 	// main process exits with status 1 and the unit ends up failed.
 	FailStarts int
 
-	reloading bool // a StartReload not waited for yet
+	// NoLoadOnDemand is systemd before 246: a unit it has not read is not
+	// read from disk when asked for, only by a daemon-reload.
+	NoLoadOnDemand bool
+
+	reloading      bool // a StartReload not waited for yet
+	enablingUnread bool // an enable or disable changed links since the last reload
 
 	units   map[string]*unitState
 	lastSum map[string]string
@@ -147,6 +152,25 @@ func (s *fakeSystemd) unit(name string) *unitState {
 	return u
 }
 
+// asked is a unit asked for by name (its state, a job): one systemd has not
+// read, it reads from disk then, as systemd 246 and later do.
+func (s *fakeSystemd) asked(name string) *unitState {
+	u := s.unit(name)
+	if sum := s.disk(name); !u.loaded && sum != "" && !s.NoLoadOnDemand {
+		u.loaded, u.loadedSum = true, sum
+	}
+	return u
+}
+
+// EnablingUnread says whether an enable or disable changed the unit's links
+// since the last daemon-reload: systemd's dependencies in memory are not
+// what the links say.
+func (s *fakeSystemd) EnablingUnread() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enablingUnread
+}
+
 // call records a call that changes something.
 func (s *fakeSystemd) call(c string) {
 	s.observe()
@@ -166,7 +190,7 @@ func (s *fakeSystemd) State(ctx context.Context, unit string) (systemd.State, er
 	defer s.mu.Unlock()
 	s.observe()
 	s.Queries++
-	u := s.unit(unit)
+	u := s.asked(unit)
 	st := systemd.State{LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}
 	if u.loaded {
 		st.LoadState = "loaded"
@@ -221,6 +245,7 @@ func (s *fakeSystemd) Enable(ctx context.Context, unit string) (bool, error) {
 	u := s.unit(unit)
 	changed := !u.enabled
 	u.enabled = true
+	s.enablingUnread = s.enablingUnread || changed
 	return changed, nil
 }
 
@@ -235,6 +260,7 @@ func (s *fakeSystemd) Disable(ctx context.Context, unit string) (bool, error) {
 	u := s.unit(unit)
 	changed := u.enabled
 	u.enabled = false
+	s.enablingUnread = s.enablingUnread || changed
 	return changed, nil
 }
 
@@ -244,6 +270,7 @@ func (s *fakeSystemd) Reload(ctx context.Context) error {
 	defer s.mu.Unlock()
 	s.call("reload")
 	s.Reloads = append(s.Reloads, len(s.Calls)-1)
+	s.enablingUnread = false
 	names := map[string]bool{}
 	for n := range s.units {
 		names[n] = true
@@ -284,7 +311,7 @@ func (s *fakeSystemd) StartReload(ctx context.Context) func() error {
 // job runs a start or restart.
 func (s *fakeSystemd) job(verb, unit string) (string, error) {
 	s.call(verb + " " + unit)
-	u := s.unit(unit)
+	u := s.asked(unit)
 	switch sum := s.disk(unit); {
 	case sum == "" && !u.loaded:
 		return "", s.refuse("%s %s: unit not found", verb, unit)
@@ -308,18 +335,27 @@ func (s *fakeSystemd) job(verb, unit string) (string, error) {
 	return "done", nil
 }
 
-// Start implements systemd.Manager.
-func (s *fakeSystemd) Start(ctx context.Context, unit string) (string, error) {
+// queuedJob runs a start or restart, then calls queued: the fake's jobs
+// end at once, so what the caller asks for "while the job runs" comes after
+// it, as far as the fake's state goes.
+func (s *fakeSystemd) queuedJob(verb, unit string, queued func()) (string, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.job("start", unit)
+	res, err := s.job(verb, unit)
+	s.mu.Unlock()
+	if err == nil && queued != nil {
+		queued()
+	}
+	return res, err
+}
+
+// Start implements systemd.Manager.
+func (s *fakeSystemd) Start(ctx context.Context, unit string, queued func()) (string, error) {
+	return s.queuedJob("start", unit, queued)
 }
 
 // Restart implements systemd.Manager.
-func (s *fakeSystemd) Restart(ctx context.Context, unit string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.job("restart", unit)
+func (s *fakeSystemd) Restart(ctx context.Context, unit string, queued func()) (string, error) {
+	return s.queuedJob("restart", unit, queued)
 }
 
 // Stop implements systemd.Manager.
@@ -672,12 +708,13 @@ func TestFakeSystemdRefusesCallsOutOfOrder(t *testing.T) {
 	}
 	ctx := context.Background()
 	s := newFakeSystemd(root, &Log{})
+	s.NoLoadOnDemand = true
 	unit := filepath.Join(root, "etc/systemd/system/x.service")
 
 	if _, err := s.Enable(ctx, "x.service"); err == nil {
 		t.Error("enable before the unit file exists was accepted")
 	}
-	if _, err := s.Start(ctx, "x.service"); err == nil {
+	if _, err := s.Start(ctx, "x.service", nil); err == nil {
 		t.Error("start of an unknown unit was accepted")
 	}
 	if st, _ := s.UnitFileState(ctx, "x.service"); st != "" {
@@ -692,13 +729,13 @@ func TestFakeSystemdRefusesCallsOutOfOrder(t *testing.T) {
 	if _, err := s.Enable(ctx, "x.service"); err != nil {
 		t.Errorf("enable: %v", err)
 	}
-	if _, err := s.Start(ctx, "x.service"); err == nil {
+	if _, err := s.Start(ctx, "x.service", nil); err == nil {
 		t.Error("start before a daemon-reload was accepted")
 	}
 	if err := s.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := s.Start(ctx, "x.service"); err != nil || res != "done" {
+	if res, err := s.Start(ctx, "x.service", nil); err != nil || res != "done" {
 		t.Errorf("start after reload = %q, %v", res, err)
 	}
 	if st, _ := s.State(ctx, "x.service"); !st.Active() || !st.Loaded() || st.NeedDaemonReload || st.InvocationID == "" {
@@ -710,12 +747,12 @@ func TestFakeSystemdRefusesCallsOutOfOrder(t *testing.T) {
 	if st, _ := s.State(ctx, "x.service"); !st.NeedDaemonReload {
 		t.Error("a rewritten unit file does not need a daemon-reload")
 	}
-	if _, err := s.Restart(ctx, "x.service"); err == nil {
+	if _, err := s.Restart(ctx, "x.service", nil); err == nil {
 		t.Error("restart before a daemon-reload following the unit write was accepted")
 	}
 	s.Reload(ctx)
 	s.FailStarts = 1
-	if res, err := s.Restart(ctx, "x.service"); err != nil || res != "failed" {
+	if res, err := s.Restart(ctx, "x.service", nil); err != nil || res != "failed" {
 		t.Errorf("failing restart = %q, %v", res, err)
 	}
 	st, _ := s.State(ctx, "x.service")
@@ -750,4 +787,56 @@ func TestFakeSystemdRefusesCallsOutOfOrder(t *testing.T) {
 	if err := a.DelGroup(ctx, "g"); err == nil {
 		t.Error("DelGroup of a user's primary group was accepted")
 	}
+}
+
+// Like systemd 246 and later, the fake reads a unit it has not read when
+// asked for it; one it has read, it reads again only on a daemon-reload,
+// and it holds changed links only after one.
+func TestFakeSystemdReadsNewUnitsOnDemand(t *testing.T) {
+	root, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "etc/systemd/system"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s := newFakeSystemd(root, &Log{})
+	unit := filepath.Join(root, "etc/systemd/system/x.service")
+	if st, _ := s.Peek(ctx, "x.service"); st.Loaded() {
+		t.Errorf("a unit with no file is %s", st.LoadState)
+	}
+	if err := os.WriteFile(unit, []byte("[Service]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Peek(ctx, "x.service"); !st.Loaded() || st.NeedDaemonReload {
+		t.Errorf("a new unit asked for: %+v", st)
+	}
+	if _, err := s.Enable(ctx, "x.service"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.EnablingUnread() {
+		t.Error("an enable left no links unread")
+	}
+	queued := false
+	if res, err := s.Start(ctx, "x.service", func() { queued = true }); err != nil || res != "done" || !queued {
+		t.Errorf("start of a unit read on demand = %q, %v (queued called: %v)", res, err, queued)
+	}
+	if err := os.WriteFile(unit, []byte("[Service]\nUser=x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Peek(ctx, "x.service"); !st.NeedDaemonReload {
+		t.Error("a unit read once was read again without a reload")
+	}
+	if _, err := s.Restart(ctx, "x.service", nil); err == nil {
+		t.Error("restart of a unit changed since it was read was accepted")
+	}
+	s.Reload(ctx)
+	if s.EnablingUnread() {
+		t.Error("links still unread after a reload")
+	}
+	if res, err := s.Restart(ctx, "x.service", nil); err != nil || res != "done" {
+		t.Errorf("restart after the reload = %q, %v", res, err)
+	}
+	equal(t, "violations", s.Violations, []string{"restart x.service: the unit file changed since the last daemon-reload"})
 }

@@ -35,6 +35,9 @@ type Host struct {
 	// reloading waits for the daemon-reload the reload step asked for, when
 	// it has not been waited for yet; nil otherwise.
 	reloading func() error
+	// owed asks for the daemon-reload the reload step left to the start
+	// step, when it has not been asked for yet; nil otherwise.
+	owed func()
 }
 
 // startReload asks systemd for a daemon-reload and returns at once: systemd
@@ -45,9 +48,40 @@ func (h *Host) startReload(ctx context.Context) {
 	h.reloading = h.Systemd.StartReload(ctx)
 }
 
-// Reloaded waits for the daemon-reload the reload step asked for, if one is
-// still under way, and returns its error. Later calls return nil.
+// oweReload leaves the daemon-reload to the start step, which asks for it
+// once the service's start job is queued: systemd then reads the unit files
+// while the service gets ready, not before it starts. Only for a unit
+// systemd has already read from the files this run wrote (see
+// Reload.Check): the reload is what makes systemd see the rest, the unit's
+// enablement.
+func (h *Host) oweReload(ctx context.Context) {
+	h.owed = func() { h.startReload(ctx) }
+}
+
+// askOwedReload asks for the reload oweReload left, if it has not been.
+func (h *Host) askOwedReload() {
+	if f := h.owed; f != nil {
+		h.owed = nil
+		f()
+	}
+}
+
+// unitRead waits until systemd has read the unit as this run wrote it: for
+// a reload under way, and for nothing when the reload is owed, since systemd
+// has read the unit already.
+func (h *Host) unitRead() error {
+	if h.owed != nil {
+		return nil
+	}
+	return h.Reloaded()
+}
+
+// Reloaded waits until systemd has read every unit file this run wrote: for
+// the daemon-reload the reload step asked for, after asking for it when it
+// was owed and is not yet. It returns the reload's error; later calls
+// return nil.
 func (h *Host) Reloaded() error {
+	h.askOwedReload()
 	if h.reloading == nil {
 		return nil
 	}

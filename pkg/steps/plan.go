@@ -10,9 +10,9 @@ import (
 )
 
 // ForPlan returns a plan's steps in the order they run: packages, unit file
-// and drop-in, enable, one daemon-reload (left to run in the background),
-// group and user, directories, data, files, checks, start (once systemd has
-// reloaded), then what to do once ready. live, the plan journal's live
+// and drop-in, enable, one daemon-reload (left to run in the background, or
+// to the start: see Reload), group and user, directories, data, files,
+// checks, start, then what to do once ready. live, the plan journal's live
 // entries (nil when it is not installed), adds the steps that remove what an
 // earlier install made and the plan no longer has: drop-ins before the
 // reload, files and directories after the plan's own files; left names what
@@ -24,8 +24,11 @@ func ForPlan(h *Host, p *plan.Plan, live []journal.Entry) (planned []engine.Step
 		return s, nil
 	}
 	for _, st := range s {
-		if start, ok := st.(*Start); ok {
-			start.Due = RestartDue(live)
+		switch st := st.(type) {
+		case *Start:
+			st.Due = RestartDue(live)
+		case *Reload:
+			st.Due = ReloadDue(live)
 		}
 	}
 	dropIns, rest, left := ObsoleteSteps(h, s, live, p.Unit.Path())
@@ -48,8 +51,9 @@ func forPlan(h *Host, p *plan.Plan) []engine.Step {
 	if len(p.Packages) > 0 {
 		s = append(s, &Packages{H: h, Names: p.Packages})
 	}
-	// The unit comes first, so that systemd reads it (one daemon-reload, in
-	// the background) while the user and the app's files are made.
+	// The unit comes first, so that systemd reads it (when asked for it, or
+	// by a daemon-reload in the background) while the user and the app's
+	// files are made.
 	s = append(s, NewUnitFile(h, p.Unit.Path(), p.UnitContent))
 	if len(p.DropIn) > 0 {
 		s = append(s,

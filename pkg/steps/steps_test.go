@@ -2,6 +2,7 @@ package steps_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -129,6 +130,9 @@ type fixture struct {
 	j        *journal.Journal
 	probeErr error
 	logsFor  []string // the invocations whose logs were read
+	// leavesLinksUnread: the test ends as a killed run would, before
+	// systemd was reloaded after an enable.
+	leavesLinksUnread bool
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -164,8 +168,24 @@ func newFixture(t *testing.T) *fixture {
 		if len(f.sd.Violations) > 0 {
 			t.Errorf("systemd calls made in the wrong order: %q (calls %q)", f.sd.Violations, f.sd.Calls)
 		}
+		if f.sd.EnablingUnread() && !f.leavesLinksUnread {
+			t.Errorf("systemd was not reloaded after the unit's links changed (calls %q)", f.sd.Calls)
+		}
 	})
 	return f
+}
+
+// entry is the journal's last entry for a step kind and key.
+func (f *fixture) entry(step, key string) journal.Entry {
+	f.t.Helper()
+	es := f.j.Entries()
+	for i := len(es) - 1; i >= 0; i-- {
+		if es[i].Step == step && es[i].Key == key {
+			return es[i]
+		}
+	}
+	f.t.Fatalf("no journal entry for %s %q", step, key)
+	return journal.Entry{}
 }
 
 func (f *fixture) engine() *engine.Engine {
@@ -343,15 +363,16 @@ func TestFirstInstall(t *testing.T) {
 		t.Errorf("Changed = %d, want %d", res.Changed, len(firstInstall))
 	}
 	// Everything happens in the plan's order, each step acting before it is
-	// reported: the unit, enable and one reload first, so that systemd
-	// reads the unit while the user and files are made, then the start.
+	// reported: the unit and enable first. systemd reads a unit it does not
+	// know when first asked for it, so the one reload is left to the start:
+	// asked for once the start job is queued, it runs while the service
+	// gets ready, and systemd then holds the unit's links too.
 	equal(t, "order", f.log.Since(0), []string{
 		"apt install curl",
 		"applied packages python3,curl install",
 		"applied unit /etc/systemd/system/demo.service create",
 		"enable demo.service",
 		"applied autostart demo.service enable",
-		"reload",
 		"applied systemd daemon-reload",
 		// One useradd makes the user and its group of the same name.
 		"useradd --user-group demo",
@@ -363,14 +384,18 @@ func TestFirstInstall(t *testing.T) {
 		"applied file /etc/demo.conf create",
 		"reset-failed demo.service",
 		"start demo.service",
+		"reload",
 		"probe http://127.0.0.1:5001/health",
 		"applied service demo.service start",
 	})
-	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reload", "reset-failed demo.service", "start demo.service"})
+	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reset-failed demo.service", "start demo.service", "reload"})
 	// The unit file was on disk before the first systemd call and was not
-	// written again; the reload came after it.
+	// written again; the reload came after the start job.
 	equal(t, "unit writes", f.sd.UnitWrites[unitName], []int{0})
-	equal(t, "reloads", f.sd.Reloads, []int{1})
+	equal(t, "reloads", f.sd.Reloads, []int{3})
+	if b := f.entry("reload", "").Before; string(b) != `{"with_start":true}` {
+		t.Errorf("reload entry before = %s", b)
+	}
 	if !f.sd.Active(unitName) || !f.sd.Enabled(unitName) {
 		t.Error("the service is not active and enabled")
 	}
@@ -582,6 +607,73 @@ func TestRestartDue(t *testing.T) {
 	}
 }
 
+// ReloadDue reads the journal: a reload left to the start, or one with no
+// outcome, and no start completed after it.
+func TestReloadDue(t *testing.T) {
+	e := func(step, outcome, before string) journal.Entry {
+		return journal.Entry{Record: journal.Record{Step: step, Before: json.RawMessage(before)}, Outcome: outcome}
+	}
+	withStart := `{"with_start":true}`
+	for _, c := range []struct {
+		name string
+		live []journal.Entry
+		want bool
+	}{
+		{"nothing", nil, false},
+		{"installed", []journal.Entry{e("unit", journal.OpDone, ""), e("reload", journal.OpDone, withStart), e("start", journal.OpDone, `{}`)}, false},
+		{"reloaded at once", []journal.Entry{e("unit", journal.OpDone, ""), e("reload", journal.OpDone, `{}`), e("file", journal.OpDone, "")}, false},
+		{"left to a start that never came", []journal.Entry{e("unit", journal.OpDone, ""), e("reload", journal.OpDone, withStart), e("file", journal.OpDone, "")}, true},
+		{"died in that start", []journal.Entry{e("reload", journal.OpDone, withStart), e("start", "", `{}`)}, true},
+		{"that start failed (--keep)", []journal.Entry{e("reload", journal.OpDone, withStart), e("start", journal.OpFailed, `{}`)}, true},
+		{"died asking for it", []journal.Entry{e("start", journal.OpDone, `{}`), e("reload", "", `{}`)}, true},
+		{"an earlier start does not count", []journal.Entry{e("start", journal.OpDone, `{}`), e("reload", journal.OpDone, withStart)}, true},
+		{"unreadable", []journal.Entry{e("reload", journal.OpDone, `[`)}, true},
+	} {
+		if got := steps.ReloadDue(c.live); got != c.want {
+			t.Errorf("%s: ReloadDue = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// A first install killed after its reload step, the reload left to a start
+// it never reached: systemd has read the unit (when asked for it) but not
+// its links. The next install reloads, and starts the service.
+func TestReloadOwedByAnEndedRunIsDone(t *testing.T) {
+	f := newFixture(t)
+	p := loadPlan(t, version{})
+	var upToStart []engine.Step
+	for _, s := range f.planned(p) {
+		if s.Kind() == "start" {
+			break
+		}
+		upToStart = append(upToStart, s)
+	}
+	if _, err := f.engine().Install(context.Background(), engine.NewRun(false), upToStart, false); err != nil {
+		t.Fatal(err)
+	}
+	if !f.sd.EnablingUnread() || len(f.sd.Reloads) != 0 {
+		t.Fatalf("the cut-short run reloaded (calls %q)", f.sd.Calls)
+	}
+	if !steps.ReloadDue(f.j.Live()) {
+		t.Fatal("no reload due after the cut-short run")
+	}
+	calls := len(f.sd.Calls)
+	res := f.mustInstall(p)
+	equal(t, "changed", changedSteps(res), []string{"systemd = daemon-reload", "service demo.service = start"})
+	if d := stepNamed(t, res, "systemd").Detail; d != "an earlier run ended before systemd read its unit files" {
+		t.Errorf("reload detail %q", d)
+	}
+	equal(t, "systemd calls", f.sd.CallsSince(calls), []string{"reset-failed demo.service", "start demo.service", "reload"})
+	if steps.ReloadDue(f.j.Live()) {
+		t.Error("a reload is still due after the install")
+	}
+	calls = len(f.sd.Calls)
+	if res := f.mustInstall(p); res.Changed != 0 {
+		t.Errorf("third install changed %d steps: %v", res.Changed, actions(res))
+	}
+	equal(t, "systemd calls of the third install", f.sd.CallsSince(calls), []string(nil))
+}
+
 func TestChangedFileRestartsWithoutReload(t *testing.T) {
 	f := newFixture(t)
 	f.mustInstall(loadPlan(t, version{}))
@@ -765,7 +857,8 @@ func TestStartFailureRollsBackEverything(t *testing.T) {
 		t.Error("the unit is left active, enabled or loaded")
 	}
 	equal(t, "systemd calls", f.sd.Calls, []string{
-		"enable demo.service", "reload", "reset-failed demo.service", "start demo.service",
+		// the reload, left to the start, runs while the service fails
+		"enable demo.service", "reset-failed demo.service", "start demo.service", "reload",
 		// rollback: clear the failed unit, disable it, one reload once its file is gone
 		"reset-failed demo.service", "disable demo.service", "reload",
 	})
@@ -956,9 +1049,11 @@ func TestUninstallKeepsTheGroupThatWasThere(t *testing.T) {
 }
 
 func TestFailedReloadFailsTheStartAndRollsBack(t *testing.T) {
-	// The reload runs while the user and files are made; its failure is
-	// found before the start, which never happens.
+	// Where systemd reads units only on a reload, the reload runs while the
+	// user and files are made; its failure is found before the start,
+	// which never happens.
 	f := newFixture(t)
+	f.sd.NoLoadOnDemand = true
 	f.sd.ReloadErr = errors.New("daemon-reload: Access denied")
 	before := listing(t, f.root)
 	res, err := f.install(loadPlan(t, version{}))
@@ -979,6 +1074,51 @@ func TestFailedReloadFailsTheStartAndRollsBack(t *testing.T) {
 	}
 }
 
+// A reload left to the start fails while the service starts: the start step
+// fails with it, and the rollback stops the service it started.
+func TestFailedReloadWhileStartingRollsBack(t *testing.T) {
+	f := newFixture(t)
+	f.sd.ReloadErr = errors.New("daemon-reload: Access denied")
+	before := listing(t, f.root)
+	res, err := f.install(loadPlan(t, version{}))
+	if err == nil || !strings.Contains(err.Error(), "service demo.service: daemon-reload: Access denied") {
+		t.Fatalf("install error %v", err)
+	}
+	if last := res.Steps[len(res.Steps)-1]; last.Name != "service demo.service" || last.Action != "failed" {
+		t.Errorf("last step %+v", last)
+	}
+	equal(t, "systemd calls", f.sd.Calls, []string{
+		"enable demo.service", "reset-failed demo.service", "start demo.service", "reload",
+		"stop demo.service", "reset-failed demo.service", "disable demo.service", "reload",
+	})
+	equal(t, "listing", listing(t, f.root), before)
+	if f.sd.Active(unitName) || f.sd.Enabled(unitName) {
+		t.Error("the unit is left active or enabled")
+	}
+	if _, ok := f.acc.Users["demo"]; ok {
+		t.Error("user demo is left")
+	}
+}
+
+// A run that fails before its start with --keep leaves its changes, and
+// the reload it left to the start is still done once something waits for
+// systemd (install's end does).
+func TestKeptFailureBeforeTheStartStillReloads(t *testing.T) {
+	f := newFixture(t)
+	f.acc.AddUserErr = errors.New("useradd: cannot lock /etc/passwd")
+	if _, err := f.engine().Install(context.Background(), engine.NewRun(false), f.planned(loadPlan(t, version{})), true); err == nil {
+		t.Fatal("install did not fail")
+	}
+	equal(t, "systemd calls before the wait", f.sd.Calls, []string{"enable demo.service"})
+	if err := f.h.Reloaded(); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reload"})
+	if !f.sd.Enabled(unitName) {
+		t.Error("the kept unit is not enabled")
+	}
+}
+
 func TestFailedUserCreationRemovesTheGroup(t *testing.T) {
 	// A group named otherwise than the user is made first, by itself.
 	f := newFixture(t)
@@ -993,9 +1133,10 @@ func TestFailedUserCreationRemovesTheGroup(t *testing.T) {
 		t.Error("group demo-grp is left")
 	}
 	equal(t, "listing", listing(t, f.root), before)
-	// The unit was enabled and read before the user step: the rollback
-	// disabled it and had systemd forget it again.
-	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reload", "disable demo.service", "reload"})
+	// The unit was enabled before the user step, its reload left to the
+	// start: the rollback disabled it, and its one reload had systemd
+	// forget it again.
+	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "disable demo.service", "reload"})
 	if f.sd.Enabled(unitName) {
 		t.Error("the unit is left enabled")
 	}
@@ -1149,7 +1290,7 @@ func TestUninstallReloadsWhileTheAppIsRemoved(t *testing.T) {
 		"undone unit /etc/systemd/system/demo.service",
 		"reload",
 	}, appUndone...))
-	equal(t, "reloads", f.sd.Reloads, []int{1, len(f.sd.Calls) - 1})
+	equal(t, "reloads", f.sd.Reloads, []int{3, len(f.sd.Calls) - 1})
 	if !f.rep.noted("systemd reloaded") {
 		t.Errorf("no note about the reload: %q", f.rep.Notes)
 	}
@@ -1549,24 +1690,95 @@ func TestDryRunOfANewUserAndGroup(t *testing.T) {
 	}
 }
 
+// A systemd that reads units only on a daemon-reload (before 246) has the
+// reload run at once, while the user and files are made, and the start wait
+// for it.
+func TestFirstInstallWithoutLoadOnDemand(t *testing.T) {
+	f := newFixture(t)
+	f.sd.NoLoadOnDemand = true
+	res := f.mustInstall(loadPlan(t, version{}))
+	equal(t, "actions", actions(res), firstInstall)
+	equal(t, "order", f.log.Since(0), []string{
+		"apt install curl",
+		"applied packages python3,curl install",
+		"applied unit /etc/systemd/system/demo.service create",
+		"enable demo.service",
+		"applied autostart demo.service enable",
+		"reload",
+		"applied systemd daemon-reload",
+		"useradd --user-group demo",
+		"applied user demo create",
+		"applied directory /opt/demo create",
+		"applied directory /opt/demo/data create",
+		"applied file /opt/demo/app.py create",
+		"applied file /opt/demo/run.sh create",
+		"applied file /etc/demo.conf create",
+		"reset-failed demo.service",
+		"start demo.service",
+		"probe http://127.0.0.1:5001/health",
+		"applied service demo.service start",
+	})
+	equal(t, "reloads", f.sd.Reloads, []int{1})
+	if b := f.entry("reload", "").Before; string(b) != `{}` {
+		t.Errorf("reload entry before = %s", b)
+	}
+	if !f.sd.Active(unitName) || !f.sd.Enabled(unitName) {
+		t.Error("the service is not active and enabled")
+	}
+}
+
 func TestReloadWhenSystemdHasNotReadTheUnit(t *testing.T) {
-	// A run that died after writing the unit file left it on disk, unread.
+	// A run that died after writing the unit file left it on disk, unread
+	// by a systemd that reads units only on a reload, and not enabled.
+	f := newFixture(t)
+	f.sd.NoLoadOnDemand = true
+	f.write(unitPath, unitV1, 0o644, 0, 0)
+	res := f.mustInstall(loadPlan(t, version{}))
+	if ch := changedSteps(res); strings.Contains(strings.Join(ch, ";"), "unit ") {
+		t.Errorf("the unit file was rewritten: %v", ch)
+	}
+	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reload", "reset-failed demo.service", "start demo.service"})
+	if d := stepNamed(t, res, "systemd").Detail; d != "the unit's enablement changed" {
+		t.Errorf("reload detail %q", d)
+	}
+	// Enabled by hand since, and still unread: the reload is for the unit.
+	g := newFixture(t)
+	g.sd.NoLoadOnDemand = true
+	g.write(unitPath, unitV1, 0o644, 0, 0)
+	if _, err := g.sd.Enable(context.Background(), unitName); err != nil {
+		t.Fatal(err)
+	}
+	res = g.mustInstall(loadPlan(t, version{}))
+	if d := stepNamed(t, res, "systemd").Detail; d != "systemd has not read the unit file yet" {
+		t.Errorf("reload detail %q", d)
+	}
+}
+
+// The same unit file, left unread and not enabled, on a systemd that reads
+// it when asked for: the enable is what needs the reload, and it is left to
+// the start.
+func TestReloadForTheEnablementAlone(t *testing.T) {
 	f := newFixture(t)
 	f.write(unitPath, unitV1, 0o644, 0, 0)
 	res := f.mustInstall(loadPlan(t, version{}))
+	if ch := changedSteps(res); strings.Contains(strings.Join(ch, ";"), "unit ") {
+		t.Errorf("the unit file was rewritten: %v", ch)
+	}
+	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reset-failed demo.service", "start demo.service", "reload"})
+	if d := stepNamed(t, res, "systemd").Detail; d != "the unit's enablement changed" {
+		t.Errorf("reload detail %q", d)
+	}
+}
+
+// changedSteps names the steps of res that changed the host, with their action.
+func changedSteps(res engine.Result) []string {
 	var changed []string
 	for _, s := range res.Steps {
 		if s.Changed {
 			changed = append(changed, s.Name+" = "+s.Action)
 		}
 	}
-	if strings.Contains(strings.Join(changed, ";"), "unit ") {
-		t.Errorf("the unit file was rewritten: %v", changed)
-	}
-	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reload", "reset-failed demo.service", "start demo.service"})
-	if d := stepNamed(t, res, "systemd").Detail; !strings.HasPrefix(d, "systemd has not read the unit file yet") {
-		t.Errorf("reload detail %q", d)
-	}
+	return changed
 }
 
 func TestUninstallPurgeSkipsPackagesRemovedMeanwhile(t *testing.T) {

@@ -34,9 +34,12 @@ type Manager interface {
 	// for it before any call that must see the reloaded units.
 	StartReload(ctx context.Context) (wait func() error)
 	// Start, Restart and Stop queue a job and wait for its result: one of
-	// done, canceled, timeout, failed, dependency, skipped.
-	Start(ctx context.Context, unit string) (string, error)
-	Restart(ctx context.Context, unit string) (string, error)
+	// done, canceled, timeout, failed, dependency, skipped. Start and
+	// Restart call queued, when not nil, once systemd has queued the job and
+	// before its result: what the caller asks of systemd then runs while
+	// the job does.
+	Start(ctx context.Context, unit string, queued func()) (string, error)
+	Restart(ctx context.Context, unit string, queued func()) (string, error)
 	Stop(ctx context.Context, unit string) (string, error)
 	// ResetFailed clears the failed state and the start rate-limit counter.
 	ResetFailed(ctx context.Context, unit string) error
@@ -188,13 +191,17 @@ func (c *Conn) StartReload(ctx context.Context) func() error {
 
 type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
 
-// job queues a job and waits for its result, or for ctx.
-func job(ctx context.Context, verb string, f jobFunc, unit string) (string, error) {
+// job queues a job, calls queued (when not nil), and waits for the job's
+// result, or for ctx.
+func job(ctx context.Context, verb string, f jobFunc, unit string, queued func()) (string, error) {
 	ch := make(chan string, 1)
 	if _, err := f(ctx, unit, "replace", ch); err != nil {
 		return "", fmt.Errorf("%s %s: %w", verb, unit, err)
 	}
 	failpoint.Inject("systemd.job-queued")
+	if queued != nil {
+		queued()
+	}
 	select {
 	case res := <-ch:
 		return res, nil
@@ -204,18 +211,18 @@ func job(ctx context.Context, verb string, f jobFunc, unit string) (string, erro
 }
 
 // Start implements Manager.
-func (c *Conn) Start(ctx context.Context, unit string) (string, error) {
-	return job(ctx, "start", c.c.StartUnitContext, unit)
+func (c *Conn) Start(ctx context.Context, unit string, queued func()) (string, error) {
+	return job(ctx, "start", c.c.StartUnitContext, unit, queued)
 }
 
 // Restart implements Manager.
-func (c *Conn) Restart(ctx context.Context, unit string) (string, error) {
-	return job(ctx, "restart", c.c.RestartUnitContext, unit)
+func (c *Conn) Restart(ctx context.Context, unit string, queued func()) (string, error) {
+	return job(ctx, "restart", c.c.RestartUnitContext, unit, queued)
 }
 
 // Stop implements Manager.
 func (c *Conn) Stop(ctx context.Context, unit string) (string, error) {
-	return job(ctx, "stop", c.c.StopUnitContext, unit)
+	return job(ctx, "stop", c.c.StopUnitContext, unit, nil)
 }
 
 // ResetFailed implements Manager.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -390,6 +391,39 @@ func TestKilledUpgradeStillRestarts(t *testing.T) {
 	}
 	if _, _, code := h.Notifyctl("status", dir); code != 0 {
 		t.Errorf("status once restarted: exit %d", code)
+	}
+}
+
+// A first install killed just before its start job, its reload left to
+// that start: systemd has read the unit (when asked for it) but not its
+// links. status names the reload owed; the next install does it, and
+// starts the service.
+func TestKilledBeforeTheStartStillReloads(t *testing.T) {
+	h := NewHostWithBin(t, failpointBin(t))
+	h.crashAt("start.before-job:1", "install")
+	if wants := strings.Fields(h.Prop("multi-user.target", "Wants")); slices.Contains(wants, "notifydemo.service") {
+		t.Fatalf("multi-user.target wants notifydemo.service after the killed install: systemd reloaded after all")
+	}
+	stdout, _, code := h.Notifyctl("status")
+	if code != 3 || !strings.Contains(stdout, "ended before systemd read its unit files") {
+		t.Errorf("status with a reload due: exit %d, want 3 naming the reload\n%s", code, stdout)
+	}
+	r := h.notifyctlJSON(0, "install")
+	want := []string{"daemon-reload systemd", "start service notifydemo.service"}
+	if got := r.changedSteps(); strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("install after the killed one: changed steps %q, want %q", got, want)
+	}
+	if wants := strings.Fields(h.Prop("multi-user.target", "Wants")); !slices.Contains(wants, "notifydemo.service") {
+		t.Errorf("multi-user.target does not want notifydemo.service after the install: %q", wants)
+	}
+	if got := h.Prop("notifydemo.service", "ActiveState"); got != "active" {
+		t.Errorf("ActiveState=%s", got)
+	}
+	if _, _, code := h.Notifyctl("status"); code != 0 {
+		t.Errorf("status once reloaded: exit %d", code)
+	}
+	if r := h.notifyctlJSON(0, "install"); len(r.changedSteps()) != 0 {
+		t.Errorf("the install after that changed %q", r.changedSteps())
 	}
 }
 

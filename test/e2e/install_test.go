@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -187,6 +189,61 @@ func TestInstallRerunUninstall(t *testing.T) {
 	h.MustRun("install", "-d", "-m", "0700", "/var/lib/notifyctl")
 	h.notifyctlJSON(0, "uninstall")
 	assertSame(t, "an empty journal root, then uninstall", pristine, h.Snapshot())
+}
+
+// A first install on a systemd that reads a new unit when asked for it
+// (Debian 12 has 252) leaves its one daemon-reload to the start: systemd
+// runs the start job, then reloads while the service gets ready. Afterwards
+// systemd holds the unit's links as well (multi-user.target wants it), no
+// unit needs a reload, and a rerun changes nothing.
+func TestFirstInstallReloadsWhileTheServiceStarts(t *testing.T) {
+	h := NewHost(t)
+	before := h.monotonic("", "UnitsLoadTimestampMonotonic")
+	h.notifyctlJSON(0, "install")
+	var reload string
+	for _, l := range strings.Split(h.MustRun("cat", "/var/lib/notifyctl/notifydemo/journal"), "\n") {
+		if strings.Contains(l, `"step":"reload"`) && strings.Contains(l, `"op":"intent"`) {
+			reload = l
+		}
+	}
+	if !strings.Contains(reload, `"before":{"with_start":true}`) {
+		t.Errorf("the reload was not left to the start: %s", reload)
+	}
+	started := h.monotonic("notifydemo.service", "InactiveExitTimestampMonotonic")
+	reloaded := h.monotonic("", "UnitsLoadTimestampMonotonic")
+	if reloaded == before || started == 0 || reloaded < started {
+		t.Errorf("systemd reloaded at %d µs, the service started at %d µs (last reload before install: %d)", reloaded, started, before)
+	}
+	if wants := strings.Fields(h.Prop("multi-user.target", "Wants")); !slices.Contains(wants, "notifydemo.service") {
+		t.Errorf("multi-user.target does not want notifydemo.service: systemd did not reload after the enable: %q", wants)
+	}
+	for _, u := range []string{"notifydemo.service", "multi-user.target"} {
+		if got := h.Prop(u, "NeedDaemonReload"); got != "no" {
+			t.Errorf("%s: NeedDaemonReload=%s", u, got)
+		}
+	}
+	if got := h.Prop("notifydemo.service", "ActiveState"); got != "active" {
+		t.Errorf("ActiveState=%s", got)
+	}
+	if r := h.notifyctlJSON(0, "install"); len(r.changedSteps()) != 0 {
+		t.Errorf("the rerun changed %q", r.changedSteps())
+	}
+}
+
+// monotonic is a monotonic timestamp property of unit, or of systemd itself
+// when unit is "", in µs.
+func (h *Host) monotonic(unit, prop string) uint64 {
+	h.t.Helper()
+	args := []string{"systemctl", "show", "-p", prop, "--value"}
+	if unit != "" {
+		args = append(args, unit)
+	}
+	out := strings.TrimSpace(h.MustRun(args...))
+	v, err := strconv.ParseUint(out, 10, 64)
+	if err != nil {
+		h.t.Fatalf("%s %s: %q", unit, prop, out)
+	}
+	return v
 }
 
 // An app that exits 1 before it is ready: install fails, says why with the
