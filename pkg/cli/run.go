@@ -185,6 +185,7 @@ func runInstall(ctx context.Context, o *options, arg string) error {
 			return refuse(err)
 		}
 	}
+	steps.HashAhead(checked)
 	// systemd's checks of the unit: always in a preview, and before an
 	// install that writes the unit or its drop-in.
 	var exposure *float64
