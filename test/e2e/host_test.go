@@ -399,11 +399,16 @@ func (h *Host) WriteFile(p string, data []byte, mode os.FileMode) {
 	}
 }
 
-// Prop is the value of the property prop of unit, as reported by
-// `systemctl show -p PROP --value UNIT` inside the host, trimmed.
+// Prop is the value of the property prop of unit (of systemd itself when
+// unit is ""), as reported by `systemctl show -p PROP --value [UNIT]`
+// inside the host, trimmed.
 func (h *Host) Prop(unit, prop string) string {
 	h.t.Helper()
-	return strings.TrimSpace(h.MustRun("systemctl", "show", "-p", prop, "--value", unit))
+	args := []string{"systemctl", "show", "-p", prop, "--value"}
+	if unit != "" {
+		args = append(args, unit)
+	}
+	return strings.TrimSpace(h.MustRun(args...))
 }
 
 // checkPrerequisites fails the test, with what is missing, unless this machine

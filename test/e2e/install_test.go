@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -198,7 +197,7 @@ func TestInstallRerunUninstall(t *testing.T) {
 // unit needs a reload, and a rerun changes nothing.
 func TestFirstInstallReloadsWhileTheServiceStarts(t *testing.T) {
 	h := NewHost(t)
-	before := h.monotonic("", "UnitsLoadTimestampMonotonic")
+	before := h.propInt("", "UnitsLoadTimestampMonotonic")
 	h.notifyctlJSON(0, "install")
 	var reload string
 	for _, l := range strings.Split(h.MustRun("cat", "/var/lib/notifyctl/notifydemo/journal"), "\n") {
@@ -209,10 +208,10 @@ func TestFirstInstallReloadsWhileTheServiceStarts(t *testing.T) {
 	if !strings.Contains(reload, `"before":{"with_start":true}`) {
 		t.Errorf("the reload was not left to the start: %s", reload)
 	}
-	started := h.monotonic("notifydemo.service", "InactiveExitTimestampMonotonic")
-	reloaded := h.monotonic("", "UnitsLoadTimestampMonotonic")
+	started := h.propInt("notifydemo.service", "InactiveExitTimestampMonotonic")
+	reloaded := h.propInt("", "UnitsLoadTimestampMonotonic")
 	if reloaded == before || started == 0 || reloaded < started {
-		t.Errorf("systemd reloaded at %d µs, the service started at %d µs (last reload before install: %d)", reloaded, started, before)
+		t.Errorf("systemd reloaded at %d µs, the service started at %d µs (the reload before install: %d µs)", reloaded, started, before)
 	}
 	if wants := strings.Fields(h.Prop("multi-user.target", "Wants")); !slices.Contains(wants, "notifydemo.service") {
 		t.Errorf("multi-user.target does not want notifydemo.service: systemd did not reload after the enable: %q", wants)
@@ -228,22 +227,6 @@ func TestFirstInstallReloadsWhileTheServiceStarts(t *testing.T) {
 	if r := h.notifyctlJSON(0, "install"); len(r.changedSteps()) != 0 {
 		t.Errorf("the rerun changed %q", r.changedSteps())
 	}
-}
-
-// monotonic is a monotonic timestamp property of unit, or of systemd itself
-// when unit is "", in µs.
-func (h *Host) monotonic(unit, prop string) uint64 {
-	h.t.Helper()
-	args := []string{"systemctl", "show", "-p", prop, "--value"}
-	if unit != "" {
-		args = append(args, unit)
-	}
-	out := strings.TrimSpace(h.MustRun(args...))
-	v, err := strconv.ParseUint(out, 10, 64)
-	if err != nil {
-		h.t.Fatalf("%s %s: %q", unit, prop, out)
-	}
-	return v
 }
 
 // An app that exits 1 before it is ready: install fails, says why with the
