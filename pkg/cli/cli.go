@@ -148,10 +148,12 @@ func installCmd(o *options) *cobra.Command {
 		Use:   "install [PLAN]",
 		Short: "Install a plan and wait until its service is active and answering",
 		Long: `Install a plan: packages, the unit and its hardening drop-in, enabled, one
-daemon-reload (which runs while the system user and group, directories and
-files are made), then start it and wait until systemd reports it active (for
-Type=notify: until the service itself said READY=1) and, if the plan says so,
-until it answers.
+daemon-reload, the system user and group, directories and files, then start it
+and wait until systemd reports it active (for Type=notify: until the service
+itself said READY=1) and, if the plan says so, until it answers. The reload
+runs alongside: while the service starts on a first install (systemd has read
+the new unit when asked for it), or while the files are made when systemd knew
+the unit already.
 
 A second install changes nothing and restarts nothing. When the plan changed,
 only what changed is rewritten and the service is restarted once; what an
