@@ -129,8 +129,10 @@ func (s *Reload) Check(ctx context.Context, r *engine.Run) (engine.Change, error
 	if err != nil {
 		return engine.Change{}, err
 	}
-	withStart := st.Loaded() && !st.NeedDaemonReload && !st.Active()
-	return engine.Change{Action: "daemon-reload", Detail: why, Before: reloadBefore{WithStart: withStart}}, nil
+	if st.Loaded() && !st.NeedDaemonReload && !st.Active() {
+		return engine.Change{Action: "daemon-reload", Detail: why + "; systemd reloads as the service starts", Before: reloadBefore{WithStart: true}}, nil
+	}
+	return engine.Change{Action: "daemon-reload", Detail: why, Before: reloadBefore{}}, nil
 }
 
 // Apply implements engine.Step.
