@@ -147,15 +147,12 @@ func runStatus(ctx context.Context, o *options, arg string) error {
 	// Drift is what install would change: the same checks, in a preview.
 	run := engine.NewRun(true)
 	planned, _ := steps.ForPlan(newHost(conn), p, live)
-	// A run under way owes no restart or reload yet: it has not ended.
+	// A run under way owes no restart yet: it has not ended.
 	if holder, busy := lock.Held(lock.Path); busy {
 		rep.log.Warn("another notifyctl run is under way: the host may still change", "holder", holder)
 		for _, s := range planned {
-			switch s := s.(type) {
-			case *steps.Start:
-				s.Due = false
-			case *steps.Reload:
-				s.Due = false
+			if start, ok := s.(*steps.Start); ok {
+				start.Due = false
 			}
 		}
 	}
@@ -167,9 +164,9 @@ func runStatus(ctx context.Context, o *options, arg string) error {
 		}
 		run.Note(s, c)
 		// A restart, or a reload for a unit file or an enablement that
-		// drifted, follows from drift named already. A restart or a reload
-		// an earlier run owes is drift of its own: the service runs what the
-		// files no longer hold, or systemd holds links that are not there.
+		// drifted, follows from drift named already. A restart an earlier
+		// run owes is drift of its own (the service runs what the files no
+		// longer hold), as is a reload for what systemd has not read.
 		consequence := s.Kind() == "start" && c.Action == "restart" && steps.ChangesWhatItRuns(run) || s.Kind() == "reload" && run.Changed("unit", "enable")
 		if c.Changed() && !notDrift[s.Kind()] && !consequence {
 			out.Drift = append(out.Drift, drift{Name: engine.Name(s), Action: c.Action, Detail: c.Detail})

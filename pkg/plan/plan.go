@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -877,6 +878,53 @@ func checkUnitText(b []byte) error {
 		return errors.New("the unit file has no [Service] section")
 	}
 	return nil
+}
+
+// InstallTargets are the units an enable of the plan's unit links it into:
+// its [Install] section's WantedBy= and RequiredBy=, in order, each once (an
+// empty assignment resets the list, as in systemd). Line continuations are
+// joined; quoting is not interpreted, unit names need none.
+func (p *Plan) InstallTargets() []string {
+	var wanted, required []string
+	section := ""
+	text := strings.ReplaceAll(string(p.UnitContent), "\\\n", " ")
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if strings.HasPrefix(line, "[") {
+			section = line
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		if !ok || section != "[Install]" {
+			continue
+		}
+		switch strings.TrimSpace(key) {
+		case "WantedBy":
+			wanted = appendAssignment(wanted, value)
+		case "RequiredBy":
+			required = appendAssignment(required, value)
+		}
+	}
+	var out []string
+	for _, u := range append(wanted, required...) {
+		if !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// appendAssignment adds a list setting's value to list; an empty value
+// resets it.
+func appendAssignment(list []string, value string) []string {
+	f := strings.Fields(value)
+	if len(f) == 0 {
+		return nil
+	}
+	return append(list, f...)
 }
 
 // Owned lists every host path the plan owns, sorted.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -480,5 +481,23 @@ func TestErrorEscapesControlCharacters(t *testing.T) {
 	want := `p\x1b[2J.yaml: vars.a\nb: bad \u009b31m value\x7f`
 	if got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestInstallTargets(t *testing.T) {
+	for _, c := range []struct {
+		unit string
+		want []string
+	}{
+		{"[Service]\nExecStart=/bin/true\n", nil},
+		{"[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n", []string{"multi-user.target"}},
+		{"[Install]\nWantedBy=a.target b.target\n# WantedBy=c.target\nRequiredBy=d.target a.target\nAlias=x.service\n", []string{"a.target", "b.target", "d.target"}},
+		{"[Install]\nWantedBy=a.target\nWantedBy=\nWantedBy=b.target \\\n  c.target\n", []string{"b.target", "c.target"}},
+		{"[Unit]\nWantedBy=a.target\n[Service]\nExecStart=/bin/true\n", nil},
+	} {
+		p := &plan.Plan{UnitContent: []byte(c.unit)}
+		if got := p.InstallTargets(); !slices.Equal(got, c.want) {
+			t.Errorf("%q: InstallTargets = %q, want %q", c.unit, got, c.want)
+		}
 	}
 }

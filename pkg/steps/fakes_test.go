@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
 	"github.com/notifyctl/notifyctl/pkg/fsutil"
@@ -49,15 +50,17 @@ func (l *Log) Len() int {
 
 // unitState is what the fake systemd knows of one unit.
 type unitState struct {
-	enabled     bool
-	loaded      bool   // systemd has read a unit file for it
-	loadedSum   string // the content it read
-	active      string // ActiveState; "" is inactive
-	invocation  string
-	result      string
-	execCode    int32
-	execStatus  int32
-	startedWith string // the unit file content the running service started with
+	enabled      bool
+	linked       bool   // systemd holds multi-user.target as wanting it (read on a reload)
+	loaded       bool   // systemd has read a unit file for it
+	loadedSum    string // the content it read
+	fragmentPath string // the file it read it from
+	active       string // ActiveState; "" is inactive
+	invocation   string
+	result       string
+	execCode     int32
+	execStatus   int32
+	startedWith  string // the unit file content the running service started with
 }
 
 // fakeSystemd is a systemd.Manager over the unit files under Root. It keeps
@@ -85,6 +88,8 @@ type fakeSystemd struct {
 	// ReloadErr, when set, is what StartReload's wait returns; systemd
 	// has reloaded all the same (as when the reply is lost).
 	ReloadErr error
+	// ReloadTakes is how long StartReload's wait takes.
+	ReloadTakes time.Duration
 
 	// FailStarts is how many of the next start or restart jobs fail: the
 	// main process exits with status 1 and the unit ends up failed.
@@ -93,9 +98,12 @@ type fakeSystemd struct {
 	// NoLoadOnDemand is systemd before 246: a unit it has not read is not
 	// read from disk when asked for, only by a daemon-reload.
 	NoLoadOnDemand bool
+	// JobsWait: a queued start or restart job waits (for another unit, as
+	// it were) and leaves the unit inactive while the caller's queued
+	// callback runs.
+	JobsWait bool
 
-	reloading      bool // a StartReload not waited for yet
-	enablingUnread bool // an enable or disable changed links since the last reload
+	reloading bool // a StartReload not waited for yet
 
 	units   map[string]*unitState
 	lastSum map[string]string
@@ -110,13 +118,40 @@ var _ systemd.Manager = (*fakeSystemd)(nil)
 
 func (s *fakeSystemd) unitDir() string { return filepath.Join(s.root, "etc/systemd/system") }
 
-// disk returns the sum of a unit's file on disk, "" when there is none.
-func (s *fakeSystemd) disk(unit string) string {
-	b, err := os.ReadFile(filepath.Join(s.unitDir(), unit))
+// unitDirs are where the fake finds unit files, first match wins: the
+// administrator's, then the packages'.
+var unitDirs = []string{"/etc/systemd/system", "/usr/lib/systemd/system"}
+
+// fragment is the unit file systemd would read for unit ("" when none) and
+// the sum of its content.
+func (s *fakeSystemd) fragment(unit string) (path, sum string) {
+	for _, d := range unitDirs {
+		if sum := s.sumAt(filepath.Join(d, unit)); sum != "" {
+			return filepath.Join(d, unit), sum
+		}
+	}
+	return "", ""
+}
+
+// sumAt is the sum of the file at a host path, "" when there is none.
+func (s *fakeSystemd) sumAt(path string) string {
+	b, err := os.ReadFile(filepath.Join(s.root, path))
 	if err != nil {
 		return ""
 	}
 	return fsutil.Sum(b)
+}
+
+// disk returns the sum of the unit file systemd would read for unit, ""
+// when there is none.
+func (s *fakeSystemd) disk(unit string) string {
+	_, sum := s.fragment(unit)
+	return sum
+}
+
+// load reads unit's file, as a daemon-reload or a load on demand does.
+func (s *fakeSystemd) load(u *unitState, unit string) {
+	u.fragmentPath, u.loadedSum = s.fragment(unit)
 }
 
 // observe notes every unit file written or removed since the last call,
@@ -156,19 +191,38 @@ func (s *fakeSystemd) unit(name string) *unitState {
 // read, it reads from disk then, as systemd 246 and later do.
 func (s *fakeSystemd) asked(name string) *unitState {
 	u := s.unit(name)
-	if sum := s.disk(name); !u.loaded && sum != "" && !s.NoLoadOnDemand {
-		u.loaded, u.loadedSum = true, sum
+	if !u.loaded && s.disk(name) != "" && !s.NoLoadOnDemand {
+		u.loaded = true
+		s.load(u, name)
 	}
 	return u
 }
 
-// EnablingUnread says whether an enable or disable changed the unit's links
+// EnablingUnread says whether an enable or disable changed a unit's links
 // since the last daemon-reload: systemd's dependencies in memory are not
 // what the links say.
 func (s *fakeSystemd) EnablingUnread() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.enablingUnread
+	for _, u := range s.units {
+		if u.enabled != u.linked {
+			return true
+		}
+	}
+	return false
+}
+
+// Dependents implements systemd.Manager: the fake's units are enabled into
+// multi-user.target.
+func (s *fakeSystemd) Dependents(ctx context.Context, unit string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.observe()
+	s.Queries++
+	if u := s.asked(unit); u.loaded && u.linked {
+		return []string{"multi-user.target"}, nil
+	}
+	return nil, nil
 }
 
 // call records a call that changes something.
@@ -194,8 +248,10 @@ func (s *fakeSystemd) State(ctx context.Context, unit string) (systemd.State, er
 	st := systemd.State{LoadState: "not-found", ActiveState: "inactive", SubState: "dead"}
 	if u.loaded {
 		st.LoadState = "loaded"
-		st.NeedDaemonReload = s.disk(unit) != u.loadedSum
-		st.FragmentPath = filepath.Join("/etc/systemd/system", unit)
+		// As systemd: the file it read changed, not whether another
+		// now comes first.
+		st.NeedDaemonReload = s.sumAt(u.fragmentPath) != u.loadedSum
+		st.FragmentPath = u.fragmentPath
 		st.Type = "notify"
 		st.Result = "success"
 	}
@@ -205,6 +261,8 @@ func (s *fakeSystemd) State(ctx context.Context, unit string) (systemd.State, er
 		st.MainPID = 4242
 	case "failed":
 		st.ActiveState, st.SubState = "failed", "failed"
+	case "activating":
+		st.ActiveState, st.SubState = "activating", "start"
 	}
 	if u.result != "" {
 		st.Result = u.result
@@ -245,7 +303,6 @@ func (s *fakeSystemd) Enable(ctx context.Context, unit string) (bool, error) {
 	u := s.unit(unit)
 	changed := !u.enabled
 	u.enabled = true
-	s.enablingUnread = s.enablingUnread || changed
 	return changed, nil
 }
 
@@ -260,7 +317,6 @@ func (s *fakeSystemd) Disable(ctx context.Context, unit string) (bool, error) {
 	u := s.unit(unit)
 	changed := u.enabled
 	u.enabled = false
-	s.enablingUnread = s.enablingUnread || changed
 	return changed, nil
 }
 
@@ -270,7 +326,6 @@ func (s *fakeSystemd) Reload(ctx context.Context) error {
 	defer s.mu.Unlock()
 	s.call("reload")
 	s.Reloads = append(s.Reloads, len(s.Calls)-1)
-	s.enablingUnread = false
 	names := map[string]bool{}
 	for n := range s.units {
 		names[n] = true
@@ -280,10 +335,10 @@ func (s *fakeSystemd) Reload(ctx context.Context) error {
 	}
 	for n := range names {
 		u := s.unit(n)
-		sum := s.disk(n)
-		u.loadedSum = sum
+		s.load(u, n)
 		// A running unit stays loaded even when its file is gone.
-		u.loaded = sum != "" || u.active == "active"
+		u.loaded = u.loadedSum != "" || u.active == "active"
+		u.linked = u.enabled
 	}
 	return nil
 }
@@ -301,6 +356,7 @@ func (s *fakeSystemd) StartReload(ctx context.Context) func() error {
 	s.reloading = true
 	s.mu.Unlock()
 	return func() error {
+		time.Sleep(s.ReloadTakes)
 		s.mu.Lock()
 		s.reloading = false
 		s.mu.Unlock()
@@ -308,54 +364,76 @@ func (s *fakeSystemd) StartReload(ctx context.Context) func() error {
 	}
 }
 
-// job runs a start or restart.
-func (s *fakeSystemd) job(verb, unit string) (string, error) {
+// queue checks a start or restart as systemd does when asked to queue it.
+// noop is a start of an active unit: there is nothing to run.
+func (s *fakeSystemd) queue(verb, unit string) (noop bool, err error) {
 	s.call(verb + " " + unit)
 	u := s.asked(unit)
 	switch sum := s.disk(unit); {
 	case sum == "" && !u.loaded:
-		return "", s.refuse("%s %s: unit not found", verb, unit)
+		return false, s.refuse("%s %s: unit not found", verb, unit)
 	case !u.loaded:
-		return "", s.refuse("%s %s: the unit file was written but systemd was not reloaded", verb, unit)
+		return false, s.refuse("%s %s: the unit file was written but systemd was not reloaded", verb, unit)
 	case sum != u.loadedSum:
-		return "", s.refuse("%s %s: the unit file changed since the last daemon-reload", verb, unit)
+		return false, s.refuse("%s %s: the unit file changed since the last daemon-reload", verb, unit)
 	}
-	if verb == "start" && u.active == "active" {
-		return "done", nil
-	}
+	return verb == "start" && u.active == "active", nil
+}
+
+// finish ends a queued job whose process started from the unit as read then.
+func (s *fakeSystemd) finish(unit, startedWith string) string {
+	u := s.unit(unit)
 	s.nextInv++
 	u.invocation = fmt.Sprintf("%032x", s.nextInv)
 	if s.FailStarts > 0 {
 		s.FailStarts--
 		u.active, u.result, u.execCode, u.execStatus = "failed", "exit-code", 1, 1
-		return "failed", nil
+		return "failed"
 	}
 	u.active, u.result, u.execCode, u.execStatus = "active", "success", 0, 0
-	u.startedWith = u.loadedSum
-	return "done", nil
+	u.startedWith = startedWith
+	return "done"
 }
 
-// queuedJob runs a start or restart, then calls queued: the fake's jobs
-// end at once, so what the caller asks for "while the job runs" comes after
-// it, as far as the fake's state goes.
-func (s *fakeSystemd) queuedJob(verb, unit string, queued func()) (string, error) {
+// queuedJob queues a start or restart, calls queued while its process runs
+// (the unit activating; inactive still when JobsWait), then ends the job;
+// a caller whose ctx ended by then has not waited for the result.
+func (s *fakeSystemd) queuedJob(ctx context.Context, verb, unit string, queued func()) (string, error) {
 	s.mu.Lock()
-	res, err := s.job(verb, unit)
+	noop, err := s.queue(verb, unit)
+	if err != nil {
+		s.mu.Unlock()
+		return "", err
+	}
+	u := s.unit(unit)
+	startedWith := u.loadedSum
+	if !noop && !s.JobsWait {
+		u.active = "activating"
+	}
 	s.mu.Unlock()
-	if err == nil && queued != nil {
+	if queued != nil {
 		queued()
 	}
-	return res, err
+	if noop {
+		return "done", nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	res := s.finish(unit, startedWith)
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("%s %s: %w", verb, unit, err)
+	}
+	return res, nil
 }
 
 // Start implements systemd.Manager.
 func (s *fakeSystemd) Start(ctx context.Context, unit string, queued func()) (string, error) {
-	return s.queuedJob("start", unit, queued)
+	return s.queuedJob(ctx, "start", unit, queued)
 }
 
 // Restart implements systemd.Manager.
 func (s *fakeSystemd) Restart(ctx context.Context, unit string, queued func()) (string, error) {
-	return s.queuedJob("restart", unit, queued)
+	return s.queuedJob(ctx, "restart", unit, queued)
 }
 
 // Stop implements systemd.Manager.

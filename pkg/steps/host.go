@@ -43,7 +43,9 @@ type Host struct {
 // startReload asks systemd for a daemon-reload and returns at once: systemd
 // reads the unit files while the steps after it make the user and write the
 // app's own files, which systemd reads only when the service starts. No step
-// between the reload and Reloaded calls systemd.
+// calls systemd between the reload and Reloaded: systemd would answer only
+// once it has reloaded. (The start's live line on a terminal does; its
+// answer may wait.)
 func (h *Host) startReload(ctx context.Context) {
 	h.reloading = h.Systemd.StartReload(ctx)
 }
@@ -55,6 +57,8 @@ func (h *Host) startReload(ctx context.Context) {
 // Reload.Check): the reload is what makes systemd see the rest, the unit's
 // enablement.
 func (h *Host) oweReload(ctx context.Context) {
+	// An interrupt may come before it is asked for: the links still need it.
+	ctx = context.WithoutCancel(ctx)
 	h.owed = func() { h.startReload(ctx) }
 }
 

@@ -24,11 +24,8 @@ func ForPlan(h *Host, p *plan.Plan, live []journal.Entry) (planned []engine.Step
 		return s, nil
 	}
 	for _, st := range s {
-		switch st := st.(type) {
-		case *Start:
-			st.Due = RestartDue(live)
-		case *Reload:
-			st.Due = ReloadDue(live)
+		if start, ok := st.(*Start); ok {
+			start.Due = RestartDue(live)
 		}
 	}
 	dropIns, rest, left := ObsoleteSteps(h, s, live, p.Unit.Path())
@@ -63,7 +60,11 @@ func forPlan(h *Host, p *plan.Plan) []engine.Step {
 	if p.Unit.Enabled() {
 		s = append(s, &Enable{H: h, Unit: p.Unit.Name})
 	}
-	s = append(s, &Reload{H: h, Unit: p.Unit.Name})
+	reload := &Reload{H: h, Unit: p.Unit.Name, Path: p.Unit.Path()}
+	if p.Unit.Enabled() {
+		reload.Links = p.InstallTargets()
+	}
+	s = append(s, reload)
 	if u := p.User; u != nil {
 		s = append(s, &User{H: h, Plan: p.Name, Name: u.Name, Group: u.Group, Home: u.Home, Shell: u.Shell})
 	}

@@ -71,23 +71,27 @@ func undoEnable(h *Host) engine.UndoFunc {
 	}
 }
 
-// Reload makes systemd read the unit files again, when one changed. It comes
-// right after the unit and its drop-in and does not wait. Where systemd has
-// read the new unit already (a unit it did not know, read from disk when
-// first asked for), the start step asks for the reload once the service's
-// start job is queued, and systemd reloads while the service gets ready.
-// Otherwise the reload runs at once, while the user and the app's files are
-// made. Either way what needs it waits for it (Host.Reloaded).
+// Reload makes systemd read the unit files again, when one changed or when
+// systemd does not hold what they say. It comes right after the unit, its
+// drop-in and enable, and does not wait. Where systemd has read the new unit
+// already (a unit it did not know, read from disk when first asked for it),
+// the start step asks for the reload once systemd has run the service's
+// start job, and systemd reloads while the service gets ready. Otherwise the
+// reload runs at once, while the user and the app's files are made. Either
+// way what needs it waits for it (Host.Reloaded).
 type Reload struct {
 	H    *Host
 	Unit string
-	// Due is a reload an earlier run owes: see ReloadDue.
-	Due bool
+	// Path is the unit file the plan writes.
+	Path string
+	// Links are the units an enable links the unit into ([Install]
+	// WantedBy=, RequiredBy=); none when the plan does not enable it.
+	Links []string
 }
 
 // reloadBefore is what a reload's journal entry records beyond its intent.
 type reloadBefore struct {
-	// WithStart: the reload was left to the start step (oweReload).
+	// WithStart: the reload was left to the start step (Host.oweReload).
 	WithStart bool `json:"with_start,omitempty"`
 }
 
@@ -104,35 +108,77 @@ func (s *Reload) Check(ctx context.Context, r *engine.Run) (engine.Change, error
 	case r.Changed("unit"):
 		why = "a unit file changed"
 	case r.Changed("enable"):
-		// systemd's dependencies in memory follow the links on reload.
+		// systemd's dependencies in memory follow the links on a reload.
 		why = "the unit's enablement changed"
-	case s.Due:
-		why = "an earlier run ended before systemd read its unit files"
 	default:
 		st, err := s.H.Systemd.Peek(ctx, s.Unit)
 		if err != nil {
 			return engine.Change{}, err
 		}
-		if !st.NeedDaemonReload && st.Loaded() {
+		if st.NeedDaemonReload || !st.Loaded() {
+			why = "systemd has not read the unit file yet"
+			break
+		}
+		// Links made and not read yet (a run killed between the enable
+		// and the reload, an enable --no-reload): NeedDaemonReload does
+		// not cover them before systemd 255.
+		missing, err := s.unreadLink(ctx)
+		if err != nil {
+			return engine.Change{}, err
+		}
+		if missing == "" {
 			return engine.Change{}, nil
 		}
-		why = "systemd has not read the unit file yet"
+		why = "systemd has not read the unit's links yet: " + missing + " does not want it"
 	}
 	if r.DryRun {
 		return engine.Change{Action: "daemon-reload", Detail: why, Before: reloadBefore{}}, nil
 	}
 	// The unit files are written by now. A unit systemd did not know, or
 	// knew only as not found, it reads from disk when asked for it (systemd
-	// 246 and later): if it has, and the service is to start, the service
-	// need not wait for the reload.
+	// 246 and later). If it has read it from the very file the plan wrote
+	// and the service is to start, the service need not wait for the
+	// reload. From systemd 255, which calls every unit NeedDaemonReload
+	// after an enable, the reload runs at once as before.
 	st, err := s.H.Systemd.Peek(ctx, s.Unit)
 	if err != nil {
 		return engine.Change{}, err
 	}
-	if st.Loaded() && !st.NeedDaemonReload && !st.Active() {
+	if st.Loaded() && !st.NeedDaemonReload && !st.Active() && st.FragmentPath == s.Path {
 		return engine.Change{Action: "daemon-reload", Detail: why + "; systemd reloads as the service starts", Before: reloadBefore{WithStart: true}}, nil
 	}
 	return engine.Change{Action: "daemon-reload", Detail: why, Before: reloadBefore{}}, nil
+}
+
+// unreadLink is a unit the plan's unit is linked into on disk but that
+// systemd does not hold as wanting or requiring it, "" when there is none.
+// A target systemd has not loaded yet, it loads when asked for it, links
+// included.
+func (s *Reload) unreadLink(ctx context.Context) (string, error) {
+	if len(s.Links) == 0 {
+		return "", nil
+	}
+	missing := func() (string, error) {
+		held, err := s.H.Systemd.Dependents(ctx, s.Unit)
+		if err != nil {
+			return "", err
+		}
+		for _, l := range s.Links {
+			if !slices.Contains(held, l) {
+				return l, nil
+			}
+		}
+		return "", nil
+	}
+	m, err := missing()
+	if m == "" || err != nil {
+		return m, err
+	}
+	// Not loaded yet, or loaded and not reloaded since the enable.
+	if _, err := s.H.Systemd.Peek(ctx, m); err != nil {
+		return "", err
+	}
+	return missing()
 }
 
 // Apply implements engine.Step.
@@ -143,32 +189,6 @@ func (s *Reload) Apply(ctx context.Context, r *engine.Run, c engine.Change) erro
 	}
 	s.H.startReload(ctx)
 	return nil
-}
-
-// ReloadDue says whether an earlier run left its daemon-reload to the start
-// step (or was killed while asking for it) and ended before the start: the
-// unit's enablement may not be what systemd holds in memory, and a rerun
-// would otherwise find nothing to do, since systemd has read the unit
-// itself. A start that completed after such a reload means it was asked for.
-func ReloadDue(live []journal.Entry) bool {
-	due := false
-	for _, e := range live {
-		switch e.Step {
-		case "reload":
-			var b reloadBefore
-			if _, err := engine.DecodeBefore(e, &b); err != nil {
-				// Unreadable: a reload too many costs less than one missed.
-				due = true
-				continue
-			}
-			due = b.WithStart || e.Outcome != journal.OpDone
-		case "start":
-			if e.Outcome == journal.OpDone {
-				due = false
-			}
-		}
-	}
-	return due
 }
 
 func undoReload(h *Host) engine.UndoFunc {
@@ -251,8 +271,10 @@ func (s *Start) Check(ctx context.Context, r *engine.Run) (engine.Change, error)
 
 // Apply implements engine.Step.
 func (s *Start) Apply(ctx context.Context, r *engine.Run, c engine.Change) error {
-	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	deadline := newPausable(s.Timeout, func() { cancel(errNotActive) })
+	defer deadline.stop()
 	// A unit left failed by an earlier attempt would count against the start
 	// rate limit; this run starts afresh.
 	if err := s.H.Systemd.ResetFailed(ctx, s.Unit); err != nil {
@@ -268,21 +290,27 @@ func (s *Start) Apply(ctx context.Context, r *engine.Run, c engine.Change) error
 	}
 	// A reload left to this step runs while the service gets ready: it is
 	// asked for once systemd has run the job, so that the service starts
-	// first.
+	// first, and waited for before anything reads the unit again. The
+	// readiness timeout does not count it: a host with many units may take
+	// seconds to reload.
+	var reloadErr error
 	queued := func() {
-		if s.H.owed != nil {
-			s.running(ctx)
-			s.H.askOwedReload()
+		if s.H.owed == nil {
+			return
 		}
+		s.running(ctx)
+		deadline.pause()
+		s.H.askOwedReload()
+		reloadErr = s.H.Reloaded()
+		deadline.resume()
 	}
 	result, err := start(ctx, s.Unit, queued)
 	failpoint.Inject("start.after-job")
-	// What follows reads the unit: systemd answers once it has reloaded.
-	if rerr := s.H.Reloaded(); rerr != nil && err == nil {
-		err = rerr
+	if err == nil {
+		err = reloadErr
 	}
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(context.Cause(ctx), errNotActive) {
 			return s.failure(context.Background(), fmt.Sprintf("not active after %s", s.Timeout))
 		}
 		return err
@@ -302,8 +330,40 @@ func (s *Start) Apply(ctx context.Context, r *engine.Run, c engine.Change) error
 	return nil
 }
 
-// running waits, for a few round trips at most, until systemd has run the
-// start job just queued: the unit has left inactive, its process is forked.
+// errNotActive ends a start that took longer than the plan's timeout.
+var errNotActive = errors.New("not active in time")
+
+// pausable is a timeout whose clock stops while something it should not
+// count runs. It is used from one goroutine.
+type pausable struct {
+	t     *time.Timer
+	left  time.Duration
+	since time.Time
+}
+
+func newPausable(d time.Duration, expire func()) *pausable {
+	return &pausable{t: time.AfterFunc(d, expire), left: d, since: time.Now()}
+}
+
+func (p *pausable) pause() {
+	if p.t.Stop() {
+		p.left -= time.Since(p.since)
+	} else {
+		p.left = 0 // expired already
+	}
+}
+
+func (p *pausable) resume() {
+	if p.left > 0 {
+		p.since = time.Now()
+		p.t.Reset(p.left)
+	}
+}
+
+func (p *pausable) stop() { p.t.Stop() }
+
+// running waits, for 20 Peeks at most, until systemd has run the start job
+// just queued: the unit has left inactive, its process is forked.
 // systemd runs queued jobs only when it has nothing else to do, so that a
 // daemon-reload asked for at once may come first (about one install in
 // five, measured on systemd 252), and the service then starts only after

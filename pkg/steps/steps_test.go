@@ -2,7 +2,6 @@ package steps_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/notifyctl/notifyctl/pkg/engine"
 	"github.com/notifyctl/notifyctl/pkg/fsutil"
@@ -67,9 +67,12 @@ const (
 	unitPath = "/etc/systemd/system/demo.service"
 	appV1    = "print('v1')\n"
 	appV2    = "print('v2')\n"
-	unitV1   = "[Unit]\nDescription=demo\n\n[Service]\nType=notify\nUser=demo\nExecStart=/opt/demo/run.sh\n"
-	unitV2   = unitV1 + "Environment=PORT=5002\n"
-	confV1   = "port = 5001\n"
+	unitV1   = unitHead + unitInstall
+	unitV2   = unitHead + "Environment=PORT=5002\n" + unitInstall
+	unitHead = "[Unit]\nDescription=demo\n\n[Service]\nType=notify\nUser=demo\nExecStart=/opt/demo/run.sh\n"
+	// The links an enable makes: systemd holds them after a reload.
+	unitInstall = "\n[Install]\nWantedBy=multi-user.target\n"
+	confV1      = "port = 5001\n"
 )
 
 // version says what the plan ships; the zero value is version 1.
@@ -130,9 +133,6 @@ type fixture struct {
 	j        *journal.Journal
 	probeErr error
 	logsFor  []string // the invocations whose logs were read
-	// leavesLinksUnread: the test ends as a killed run would, before
-	// systemd was reloaded after an enable.
-	leavesLinksUnread bool
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -168,7 +168,7 @@ func newFixture(t *testing.T) *fixture {
 		if len(f.sd.Violations) > 0 {
 			t.Errorf("systemd calls made in the wrong order: %q (calls %q)", f.sd.Violations, f.sd.Calls)
 		}
-		if f.sd.EnablingUnread() && !f.leavesLinksUnread {
+		if f.sd.EnablingUnread() {
 			t.Errorf("systemd was not reloaded after the unit's links changed (calls %q)", f.sd.Calls)
 		}
 	})
@@ -607,71 +607,46 @@ func TestRestartDue(t *testing.T) {
 	}
 }
 
-// ReloadDue reads the journal: a reload left to the start, or one with no
-// outcome, and no start completed after it.
-func TestReloadDue(t *testing.T) {
-	e := func(step, outcome, before string) journal.Entry {
-		return journal.Entry{Record: journal.Record{Step: step, Before: json.RawMessage(before)}, Outcome: outcome}
-	}
-	withStart := `{"with_start":true}`
-	for _, c := range []struct {
-		name string
-		live []journal.Entry
-		want bool
-	}{
-		{"nothing", nil, false},
-		{"installed", []journal.Entry{e("unit", journal.OpDone, ""), e("reload", journal.OpDone, withStart), e("start", journal.OpDone, `{}`)}, false},
-		{"reloaded at once", []journal.Entry{e("unit", journal.OpDone, ""), e("reload", journal.OpDone, `{}`), e("file", journal.OpDone, "")}, false},
-		{"left to a start that never came", []journal.Entry{e("unit", journal.OpDone, ""), e("reload", journal.OpDone, withStart), e("file", journal.OpDone, "")}, true},
-		{"died in that start", []journal.Entry{e("reload", journal.OpDone, withStart), e("start", "", `{}`)}, true},
-		{"that start failed (--keep)", []journal.Entry{e("reload", journal.OpDone, withStart), e("start", journal.OpFailed, `{}`)}, true},
-		{"died asking for it", []journal.Entry{e("start", journal.OpDone, `{}`), e("reload", "", `{}`)}, true},
-		{"an earlier start does not count", []journal.Entry{e("start", journal.OpDone, `{}`), e("reload", journal.OpDone, withStart)}, true},
-		{"unreadable", []journal.Entry{e("reload", journal.OpDone, `[`)}, true},
-	} {
-		if got := steps.ReloadDue(c.live); got != c.want {
-			t.Errorf("%s: ReloadDue = %v, want %v", c.name, got, c.want)
+// A first install cut short after its enable, or after its reload step
+// left the reload to a start it never reached: systemd has read the unit
+// (when asked for it) but not its links, and nothing is left to change on
+// disk. The next install sees the links missing from systemd's memory,
+// reloads, and starts the service.
+func TestUnreadLinksAreReadByTheNextInstall(t *testing.T) {
+	for _, last := range []string{"enable", "start"} { // cut after the enable, or before the start
+		f := newFixture(t)
+		p := loadPlan(t, version{})
+		var cut []engine.Step
+		for _, s := range f.planned(p) {
+			if s.Kind() == "start" {
+				break
+			}
+			cut = append(cut, s)
+			if s.Kind() == last {
+				break
+			}
 		}
-	}
-}
-
-// A first install killed after its reload step, the reload left to a start
-// it never reached: systemd has read the unit (when asked for it) but not
-// its links. The next install reloads, and starts the service.
-func TestReloadOwedByAnEndedRunIsDone(t *testing.T) {
-	f := newFixture(t)
-	p := loadPlan(t, version{})
-	var upToStart []engine.Step
-	for _, s := range f.planned(p) {
-		if s.Kind() == "start" {
-			break
+		if _, err := f.engine().Install(context.Background(), engine.NewRun(false), cut, false); err != nil {
+			t.Fatal(err)
 		}
-		upToStart = append(upToStart, s)
+		if !f.sd.EnablingUnread() || len(f.sd.Reloads) != 0 {
+			t.Fatalf("up to %s: the cut-short run reloaded (calls %q)", last, f.sd.Calls)
+		}
+		calls := len(f.sd.Calls)
+		res := f.mustInstall(p)
+		if ch := changedSteps(res); ch[0] != "systemd = daemon-reload" || ch[len(ch)-1] != "service demo.service = start" {
+			t.Errorf("up to %s: changed %q", last, ch)
+		}
+		if d := stepNamed(t, res, "systemd").Detail; d != "systemd has not read the unit's links yet: multi-user.target does not want it; systemd reloads as the service starts" {
+			t.Errorf("up to %s: reload detail %q", last, d)
+		}
+		equal(t, "systemd calls", f.sd.CallsSince(calls), []string{"reset-failed demo.service", "start demo.service", "reload"})
+		calls = len(f.sd.Calls)
+		if res := f.mustInstall(p); res.Changed != 0 {
+			t.Errorf("up to %s: the install after that changed %d steps: %v", last, res.Changed, actions(res))
+		}
+		equal(t, "systemd calls of the install after that", f.sd.CallsSince(calls), []string(nil))
 	}
-	if _, err := f.engine().Install(context.Background(), engine.NewRun(false), upToStart, false); err != nil {
-		t.Fatal(err)
-	}
-	if !f.sd.EnablingUnread() || len(f.sd.Reloads) != 0 {
-		t.Fatalf("the cut-short run reloaded (calls %q)", f.sd.Calls)
-	}
-	if !steps.ReloadDue(f.j.Live()) {
-		t.Fatal("no reload due after the cut-short run")
-	}
-	calls := len(f.sd.Calls)
-	res := f.mustInstall(p)
-	equal(t, "changed", changedSteps(res), []string{"systemd = daemon-reload", "service demo.service = start"})
-	if d := stepNamed(t, res, "systemd").Detail; d != "an earlier run ended before systemd read its unit files; systemd reloads as the service starts" {
-		t.Errorf("reload detail %q", d)
-	}
-	equal(t, "systemd calls", f.sd.CallsSince(calls), []string{"reset-failed demo.service", "start demo.service", "reload"})
-	if steps.ReloadDue(f.j.Live()) {
-		t.Error("a reload is still due after the install")
-	}
-	calls = len(f.sd.Calls)
-	if res := f.mustInstall(p); res.Changed != 0 {
-		t.Errorf("third install changed %d steps: %v", res.Changed, actions(res))
-	}
-	equal(t, "systemd calls of the third install", f.sd.CallsSince(calls), []string(nil))
 }
 
 func TestChangedFileRestartsWithoutReload(t *testing.T) {
@@ -1119,6 +1094,16 @@ func TestKeptFailureBeforeTheStartStillReloads(t *testing.T) {
 	if !f.sd.Enabled(unitName) {
 		t.Error("the kept unit is not enabled")
 	}
+	// The next install finds systemd holding everything: no reload.
+	f.acc.AddUserErr = nil
+	calls := len(f.sd.Calls)
+	res := f.mustInstall(loadPlan(t, version{}))
+	for _, c := range changedSteps(res) {
+		if strings.HasPrefix(c, "systemd ") {
+			t.Errorf("the next install reloads again: %v", changedSteps(res))
+		}
+	}
+	equal(t, "systemd calls of the next install", f.sd.CallsSince(calls), []string{"reset-failed demo.service", "start demo.service"})
 }
 
 func TestFailedUserCreationRemovesTheGroup(t *testing.T) {
@@ -1869,5 +1854,60 @@ func TestHardeningDropIn(t *testing.T) {
 	}
 	if _, err := os.Lstat(f.path("/etc/systemd/system/notifydemo.service.d")); !os.IsNotExist(err) {
 		t.Errorf("the drop-in directory is left after uninstall: %v", err)
+	}
+}
+
+// A unit file the plan writes over a package's unit that systemd has loaded
+// (and that is not running): systemd holds the package's file, and calls it
+// current, since that file did not change. The reload comes first, or the
+// service would start from the package's unit.
+func TestUnitOverAPackagesUnitReloadsFirst(t *testing.T) {
+	f := newFixture(t)
+	if err := os.MkdirAll(f.path("/usr/lib/systemd/system"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.write("/usr/lib/systemd/system/demo.service", "[Service]\nExecStart=/usr/bin/demo\n", 0o644, 0, 0)
+	if st, _ := f.sd.Peek(context.Background(), unitName); st.FragmentPath != "/usr/lib/systemd/system/demo.service" {
+		t.Fatalf("the package's unit is not loaded: %+v", st)
+	}
+	res := f.mustInstall(loadPlan(t, version{}))
+	if b := f.entry("reload", "").Before; string(b) != `{}` {
+		t.Errorf("reload entry before = %s", b)
+	}
+	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reload", "reset-failed demo.service", "start demo.service"})
+	if d := stepNamed(t, res, "systemd").Detail; d != "a unit file changed" {
+		t.Errorf("reload detail %q", d)
+	}
+}
+
+// The readiness timeout does not count a reload the start waits for: a host
+// with many units may take longer to reload than the service to start.
+func TestReadinessTimeoutDoesNotCountTheReload(t *testing.T) {
+	f := newFixture(t)
+	f.sd.ReloadTakes = 400 * time.Millisecond
+	planned := f.planned(loadPlan(t, version{}))
+	for _, s := range planned {
+		if start, ok := s.(*steps.Start); ok {
+			start.Timeout = 200 * time.Millisecond // below what a plan may set
+		}
+	}
+	if _, err := f.engine().Install(context.Background(), engine.NewRun(false), planned, false); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reset-failed demo.service", "start demo.service", "reload"})
+	if !f.sd.Active(unitName) {
+		t.Error("the service is not active")
+	}
+}
+
+// A start job that waits (for another unit) leaves the unit inactive: the
+// reload left to the start goes ahead after a bounded number of looks.
+func TestReloadGoesAheadOfAStartJobThatWaits(t *testing.T) {
+	f := newFixture(t)
+	f.sd.JobsWait = true
+	f.mustInstall(loadPlan(t, version{}))
+	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reset-failed demo.service", "start demo.service", "reload"})
+	if !f.sd.Active(unitName) {
+		t.Error("the service is not active")
 	}
 }

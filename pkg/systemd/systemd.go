@@ -16,10 +16,14 @@ import (
 type Manager interface {
 	// State reads a unit's current state.
 	State(ctx context.Context, unit string) (State, error)
-	// Peek reads only LoadState, ActiveState, SubState and
-	// NeedDaemonReload, the rest of State left empty: what a check needs,
+	// Peek reads only LoadState, ActiveState, SubState, NeedDaemonReload
+	// and FragmentPath, the rest of State left empty: what a check needs,
 	// for a fraction of reading every property of the unit and its service.
 	Peek(ctx context.Context, unit string) (State, error)
+	// Dependents are the units systemd holds, in memory, as wanting or
+	// requiring unit (its WantedBy= and RequiredBy=): what enabling a unit
+	// gives systemd once it has reloaded.
+	Dependents(ctx context.Context, unit string) ([]string, error)
 	// UnitFileState is the unit file's enablement ("enabled", "disabled",
 	// "static", ...), or "" when systemd knows no such unit file.
 	UnitFileState(ctx context.Context, unit string) (string, error)
@@ -132,6 +136,7 @@ func (c *Conn) Peek(ctx context.Context, unit string) (State, error) {
 		{"ActiveState", func(v any) { s.ActiveState, _ = v.(string) }},
 		{"SubState", func(v any) { s.SubState, _ = v.(string) }},
 		{"NeedDaemonReload", func(v any) { s.NeedDaemonReload, _ = v.(bool) }},
+		{"FragmentPath", func(v any) { s.FragmentPath, _ = v.(string) }},
 	} {
 		prop, err := c.c.GetUnitPropertyContext(ctx, unit, p.name)
 		if err != nil {
@@ -140,6 +145,20 @@ func (c *Conn) Peek(ctx context.Context, unit string) (State, error) {
 		p.set(prop.Value.Value())
 	}
 	return s, nil
+}
+
+// Dependents implements Manager.
+func (c *Conn) Dependents(ctx context.Context, unit string) ([]string, error) {
+	var out []string
+	for _, name := range []string{"WantedBy", "RequiredBy"} {
+		prop, err := c.c.GetUnitPropertyContext(ctx, unit, name)
+		if err != nil {
+			return nil, fmt.Errorf("read %s of %s: %w", name, unit, err)
+		}
+		units, _ := prop.Value.Value().([]string)
+		out = append(out, units...)
+	}
+	return out, nil
 }
 
 // UnitFileState implements Manager.

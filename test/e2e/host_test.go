@@ -411,6 +411,30 @@ func (h *Host) Prop(unit, prop string) string {
 	return strings.TrimSpace(h.MustRun(args...))
 }
 
+// systemdVersion is the major version of systemd on the test hosts, read
+// from their base's package database.
+func systemdVersion(t testing.TB) int {
+	t.Helper()
+	base, err := exec.Command(testhostScript(t), "base").Output()
+	if err != nil {
+		t.Fatalf("e2e: testhost.sh base: %v", err)
+	}
+	admin := filepath.Join(strings.TrimSpace(string(base)), "var/lib/dpkg")
+	out, err := exec.Command("dpkg-query", "--admindir="+admin, "-W", "-f=${Version}", "systemd").Output()
+	if err != nil {
+		t.Fatalf("e2e: the systemd version of the test base: %v", err)
+	}
+	digits := strings.TrimSpace(string(out))
+	if i := strings.IndexFunc(digits, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		digits = digits[:i]
+	}
+	v, err := strconv.Atoi(digits)
+	if err != nil {
+		t.Fatalf("e2e: systemd version %q: %v", out, err)
+	}
+	return v
+}
+
 // checkPrerequisites fails the test, with what is missing, unless this machine
 // can boot test hosts. It never skips: a skipped e2e test is a failure too.
 func checkPrerequisites(t testing.TB) {
