@@ -18,34 +18,21 @@ type Unit struct {
 }
 
 // ParseUnit reads the [Service] section's Type=, NotifyAccess= and the first
-// ExecStart= (line continuations joined; quoting is not interpreted, which is
-// enough to tell the program).
+// ExecStart= (see plan.UnitSettings).
 func ParseUnit(content []byte) Unit {
 	var u Unit
-	section := ""
-	text := strings.ReplaceAll(string(content), "\\\n", " ")
-	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' || line[0] == ';' {
+	for _, s := range plan.UnitSettings(content) {
+		if s.Section != "Service" {
 			continue
 		}
-		if strings.HasPrefix(line, "[") {
-			section = line
-			continue
-		}
-		key, value, ok := strings.Cut(line, "=")
-		if !ok || section != "[Service]" {
-			continue
-		}
-		value = strings.TrimSpace(value)
-		switch strings.TrimSpace(key) {
+		switch s.Key {
 		case "Type":
-			u.Type = value
+			u.Type = s.Value
 		case "NotifyAccess":
-			u.NotifyAccess = value
+			u.NotifyAccess = s.Value
 		case "ExecStart":
-			if u.ExecStart == nil && value != "" {
-				u.ExecStart = strings.Fields(strings.TrimLeft(value, "-@:+!"))
+			if u.ExecStart == nil && s.Value != "" {
+				u.ExecStart = strings.Fields(strings.TrimLeft(s.Value, "-@:+!"))
 			}
 		}
 	}

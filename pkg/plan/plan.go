@@ -880,32 +880,46 @@ func checkUnitText(b []byte) error {
 	return nil
 }
 
-// InstallTargets are the units an enable of the plan's unit links it into:
-// its [Install] section's WantedBy= and RequiredBy=, in order, each once (an
-// empty assignment resets the list, as in systemd). Line continuations are
-// joined; quoting is not interpreted, unit names need none.
-func (p *Plan) InstallTargets() []string {
-	var wanted, required []string
+// UnitSetting is one "Key=value" line of a unit file, in its [Section].
+type UnitSetting struct {
+	Section, Key, Value string
+}
+
+// UnitSettings are a unit file's settings in order, line continuations
+// joined, comments and blank lines left out, keys and values trimmed.
+// Quoting is not interpreted: enough to tell a program or a unit name.
+func UnitSettings(content []byte) []UnitSetting {
+	var out []UnitSetting
 	section := ""
-	text := strings.ReplaceAll(string(p.UnitContent), "\\\n", " ")
+	text := strings.ReplaceAll(string(content), "\\\n", " ")
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' || line[0] == ';' {
 			continue
 		}
 		if strings.HasPrefix(line, "[") {
-			section = line
+			section = strings.Trim(line, "[]")
 			continue
 		}
-		key, value, ok := strings.Cut(line, "=")
-		if !ok || section != "[Install]" {
-			continue
+		if key, value, ok := strings.Cut(line, "="); ok {
+			out = append(out, UnitSetting{section, strings.TrimSpace(key), strings.TrimSpace(value)})
 		}
-		switch strings.TrimSpace(key) {
-		case "WantedBy":
-			wanted = appendAssignment(wanted, value)
-		case "RequiredBy":
-			required = appendAssignment(required, value)
+	}
+	return out
+}
+
+// InstallTargets are the units an enable of the plan's unit links it into:
+// its [Install] section's WantedBy= and RequiredBy=, in order, each once (an
+// empty assignment resets the list, as in systemd).
+func (p *Plan) InstallTargets() []string {
+	var wanted, required []string
+	for _, s := range UnitSettings(p.UnitContent) {
+		switch {
+		case s.Section != "Install":
+		case s.Key == "WantedBy":
+			wanted = appendAssignment(wanted, s.Value)
+		case s.Key == "RequiredBy":
+			required = appendAssignment(required, s.Value)
 		}
 	}
 	var out []string

@@ -774,9 +774,9 @@ func (r *reporter) noted(s string) bool {
 	return false
 }
 
-// The fake refuses what systemd would not do, so that the tests of the step
-// order mean something.
-func TestFakeSystemdRefusesCallsOutOfOrder(t *testing.T) {
+// newFakeSystemdOn is a fake systemd over a new root with its unit directory.
+func newFakeSystemdOn(t *testing.T) (root string, s *fakeSystemd) {
+	t.Helper()
 	root, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -784,8 +784,14 @@ func TestFakeSystemdRefusesCallsOutOfOrder(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, "etc/systemd/system"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return root, newFakeSystemd(root, &Log{})
+}
+
+// The fake refuses what systemd would not do, so that the tests of the step
+// order mean something.
+func TestFakeSystemdRefusesCallsOutOfOrder(t *testing.T) {
+	root, s := newFakeSystemdOn(t)
 	ctx := context.Background()
-	s := newFakeSystemd(root, &Log{})
 	s.NoLoadOnDemand = true
 	unit := filepath.Join(root, "etc/systemd/system/x.service")
 
@@ -871,15 +877,8 @@ func TestFakeSystemdRefusesCallsOutOfOrder(t *testing.T) {
 // asked for it; one it has read, it reads again only on a daemon-reload,
 // and it holds changed links only after one.
 func TestFakeSystemdReadsNewUnitsOnDemand(t *testing.T) {
-	root, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(root, "etc/systemd/system"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	root, s := newFakeSystemdOn(t)
 	ctx := context.Background()
-	s := newFakeSystemd(root, &Log{})
 	unit := filepath.Join(root, "etc/systemd/system/x.service")
 	if st, _ := s.Peek(ctx, "x.service"); st.Loaded() {
 		t.Errorf("a unit with no file is %s", st.LoadState)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -342,6 +343,37 @@ var firstInstall = []string{
 	"service demo.service = start",
 }
 
+// firstInstallOrder is what a first install of the test plan does, in order,
+// each step acting before it is reported. Where systemd reads a unit it does
+// not know when first asked for it (onDemand), the reload is asked for once
+// the start job runs; otherwise it comes right after the enable.
+func firstInstallOrder(onDemand bool) []string {
+	order := []string{
+		"apt install curl",
+		"applied packages python3,curl install",
+		"applied unit /etc/systemd/system/demo.service create",
+		"enable demo.service",
+		"applied autostart demo.service enable",
+		"applied systemd daemon-reload",
+		// One useradd makes the user and its group of the same name.
+		"useradd --user-group demo",
+		"applied user demo create",
+		"applied directory /opt/demo create",
+		"applied directory /opt/demo/data create",
+		"applied file /opt/demo/app.py create",
+		"applied file /opt/demo/run.sh create",
+		"applied file /etc/demo.conf create",
+		"reset-failed demo.service",
+		"start demo.service",
+		"probe http://127.0.0.1:5001/health",
+		"applied service demo.service start",
+	}
+	if onDemand {
+		return slices.Insert(order, slices.Index(order, "start demo.service")+1, "reload")
+	}
+	return slices.Insert(order, slices.Index(order, "applied systemd daemon-reload"), "reload")
+}
+
 // stepNamed is the result of the step called name.
 func stepNamed(t *testing.T, res engine.Result, name string) engine.StepResult {
 	t.Helper()
@@ -367,27 +399,7 @@ func TestFirstInstall(t *testing.T) {
 	// know when first asked for it, so the one reload is left to the start:
 	// asked for once the start job is queued, it runs while the service
 	// gets ready, and systemd then holds the unit's links too.
-	equal(t, "order", f.log.Since(0), []string{
-		"apt install curl",
-		"applied packages python3,curl install",
-		"applied unit /etc/systemd/system/demo.service create",
-		"enable demo.service",
-		"applied autostart demo.service enable",
-		"applied systemd daemon-reload",
-		// One useradd makes the user and its group of the same name.
-		"useradd --user-group demo",
-		"applied user demo create",
-		"applied directory /opt/demo create",
-		"applied directory /opt/demo/data create",
-		"applied file /opt/demo/app.py create",
-		"applied file /opt/demo/run.sh create",
-		"applied file /etc/demo.conf create",
-		"reset-failed demo.service",
-		"start demo.service",
-		"reload",
-		"probe http://127.0.0.1:5001/health",
-		"applied service demo.service start",
-	})
+	equal(t, "order", f.log.Since(0), firstInstallOrder(true))
 	equal(t, "systemd calls", f.sd.Calls, []string{"enable demo.service", "reset-failed demo.service", "start demo.service", "reload"})
 	// The unit file was on disk before the first systemd call and was not
 	// written again; the reload came after the start job.
@@ -1025,55 +1037,41 @@ func TestUninstallKeepsTheGroupThatWasThere(t *testing.T) {
 	}
 }
 
+// A failed daemon-reload fails the start step, and the run is rolled back.
+// Where systemd reads units only on a reload, the reload runs while the user
+// and files are made and its failure is found before the start, which never
+// happens. Where the reload is left to the start, it fails while the service
+// starts, and the rollback stops the service.
 func TestFailedReloadFailsTheStartAndRollsBack(t *testing.T) {
-	// Where systemd reads units only on a reload, the reload runs while the
-	// user and files are made; its failure is found before the start,
-	// which never happens.
-	f := newFixture(t)
-	f.sd.NoLoadOnDemand = true
-	f.sd.ReloadErr = errors.New("daemon-reload: Access denied")
-	before := listing(t, f.root)
-	res, err := f.install(loadPlan(t, version{}))
-	if err == nil || !strings.Contains(err.Error(), "service demo.service: daemon-reload: Access denied") {
-		t.Fatalf("install error %v", err)
-	}
-	if last := res.Steps[len(res.Steps)-1]; last.Name != "service demo.service" || last.Action != "failed" {
-		t.Errorf("last step %+v", last)
-	}
-	for _, c := range f.sd.Calls {
-		if strings.HasPrefix(c, "start ") {
-			t.Errorf("the unit was started after a failed reload: %q", f.sd.Calls)
+	for _, c := range []struct {
+		noLoadOnDemand bool
+		calls          []string
+	}{
+		{true, []string{"enable demo.service", "reload", "disable demo.service", "reload"}},
+		{false, []string{
+			"enable demo.service", "reset-failed demo.service", "start demo.service", "reload",
+			"stop demo.service", "reset-failed demo.service", "disable demo.service", "reload",
+		}},
+	} {
+		f := newFixture(t)
+		f.sd.NoLoadOnDemand = c.noLoadOnDemand
+		f.sd.ReloadErr = errors.New("daemon-reload: Access denied")
+		before := listing(t, f.root)
+		res, err := f.install(loadPlan(t, version{}))
+		if err == nil || !strings.Contains(err.Error(), "service demo.service: daemon-reload: Access denied") {
+			t.Fatalf("install error %v", err)
 		}
-	}
-	equal(t, "listing", listing(t, f.root), before)
-	if _, ok := f.acc.Users["demo"]; ok {
-		t.Error("user demo is left")
-	}
-}
-
-// A reload left to the start fails while the service starts: the start step
-// fails with it, and the rollback stops the service it started.
-func TestFailedReloadWhileStartingRollsBack(t *testing.T) {
-	f := newFixture(t)
-	f.sd.ReloadErr = errors.New("daemon-reload: Access denied")
-	before := listing(t, f.root)
-	res, err := f.install(loadPlan(t, version{}))
-	if err == nil || !strings.Contains(err.Error(), "service demo.service: daemon-reload: Access denied") {
-		t.Fatalf("install error %v", err)
-	}
-	if last := res.Steps[len(res.Steps)-1]; last.Name != "service demo.service" || last.Action != "failed" {
-		t.Errorf("last step %+v", last)
-	}
-	equal(t, "systemd calls", f.sd.Calls, []string{
-		"enable demo.service", "reset-failed demo.service", "start demo.service", "reload",
-		"stop demo.service", "reset-failed demo.service", "disable demo.service", "reload",
-	})
-	equal(t, "listing", listing(t, f.root), before)
-	if f.sd.Active(unitName) || f.sd.Enabled(unitName) {
-		t.Error("the unit is left active or enabled")
-	}
-	if _, ok := f.acc.Users["demo"]; ok {
-		t.Error("user demo is left")
+		if last := res.Steps[len(res.Steps)-1]; last.Name != "service demo.service" || last.Action != "failed" {
+			t.Errorf("last step %+v", last)
+		}
+		equal(t, "systemd calls", f.sd.Calls, c.calls)
+		equal(t, "listing", listing(t, f.root), before)
+		if f.sd.Active(unitName) || f.sd.Enabled(unitName) {
+			t.Error("the unit is left active or enabled")
+		}
+		if _, ok := f.acc.Users["demo"]; ok {
+			t.Error("user demo is left")
+		}
 	}
 }
 
@@ -1685,26 +1683,7 @@ func TestFirstInstallWithoutLoadOnDemand(t *testing.T) {
 	f.sd.NoLoadOnDemand = true
 	res := f.mustInstall(loadPlan(t, version{}))
 	equal(t, "actions", actions(res), firstInstall)
-	equal(t, "order", f.log.Since(0), []string{
-		"apt install curl",
-		"applied packages python3,curl install",
-		"applied unit /etc/systemd/system/demo.service create",
-		"enable demo.service",
-		"applied autostart demo.service enable",
-		"reload",
-		"applied systemd daemon-reload",
-		"useradd --user-group demo",
-		"applied user demo create",
-		"applied directory /opt/demo create",
-		"applied directory /opt/demo/data create",
-		"applied file /opt/demo/app.py create",
-		"applied file /opt/demo/run.sh create",
-		"applied file /etc/demo.conf create",
-		"reset-failed demo.service",
-		"start demo.service",
-		"probe http://127.0.0.1:5001/health",
-		"applied service demo.service start",
-	})
+	equal(t, "order", f.log.Since(0), firstInstallOrder(false))
 	equal(t, "reloads", f.sd.Reloads, []int{1})
 	if b := f.entry("reload", "").Before; string(b) != `{}` {
 		t.Errorf("reload entry before = %s", b)
