@@ -212,17 +212,17 @@ func (s *fakeSystemd) EnablingUnread() bool {
 	return false
 }
 
-// Dependents implements systemd.Manager: the fake's units are enabled into
-// multi-user.target.
-func (s *fakeSystemd) Dependents(ctx context.Context, unit string) ([]string, error) {
+// Unlinked implements systemd.Manager: the fake holds a unit's links, all
+// of them, from the reload after its enable on.
+func (s *fakeSystemd) Unlinked(ctx context.Context, unit string, by []string) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.observe()
 	s.Queries++
 	if u := s.asked(unit); u.loaded && u.linked {
-		return []string{"multi-user.target"}, nil
+		return nil, nil
 	}
-	return nil, nil
+	return by, nil
 }
 
 // call records a call that changes something.

@@ -152,33 +152,15 @@ func (s *Reload) Check(ctx context.Context, r *engine.Run) (engine.Change, error
 
 // unreadLink is a unit the plan's unit is linked into on disk but that
 // systemd does not hold as wanting or requiring it, "" when there is none.
-// A target systemd has not loaded yet, it loads when asked for it, links
-// included.
 func (s *Reload) unreadLink(ctx context.Context) (string, error) {
 	if len(s.Links) == 0 {
 		return "", nil
 	}
-	missing := func() (string, error) {
-		held, err := s.H.Systemd.Dependents(ctx, s.Unit)
-		if err != nil {
-			return "", err
-		}
-		for _, l := range s.Links {
-			if !slices.Contains(held, l) {
-				return l, nil
-			}
-		}
-		return "", nil
-	}
-	m, err := missing()
-	if m == "" || err != nil {
-		return m, err
-	}
-	// Not loaded yet, or loaded and not reloaded since the enable.
-	if _, err := s.H.Systemd.Peek(ctx, m); err != nil {
+	missing, err := s.H.Systemd.Unlinked(ctx, s.Unit, s.Links)
+	if err != nil || len(missing) == 0 {
 		return "", err
 	}
-	return missing()
+	return missing[0], nil
 }
 
 // Apply implements engine.Step.

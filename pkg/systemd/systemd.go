@@ -5,6 +5,7 @@ package systemd
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
@@ -20,10 +21,12 @@ type Manager interface {
 	// and FragmentPath, the rest of State left empty: what a check needs,
 	// for a fraction of reading every property of the unit and its service.
 	Peek(ctx context.Context, unit string) (State, error)
-	// Dependents are the units systemd holds, in memory, as wanting or
-	// requiring unit (its WantedBy= and RequiredBy=): what enabling a unit
-	// gives systemd once it has reloaded.
-	Dependents(ctx context.Context, unit string) ([]string, error)
+	// Unlinked are the units of by that systemd does not hold, in memory,
+	// as wanting or requiring unit (its WantedBy= and RequiredBy=), aliases
+	// such as default.target resolved: what enabling a unit gives systemd
+	// once it has reloaded. A unit of by that systemd has not loaded yet is
+	// loaded, links included.
+	Unlinked(ctx context.Context, unit string, by []string) ([]string, error)
 	// UnitFileState is the unit file's enablement ("enabled", "disabled",
 	// "static", ...), or "" when systemd knows no such unit file.
 	UnitFileState(ctx context.Context, unit string) (string, error)
@@ -147,8 +150,48 @@ func (c *Conn) Peek(ctx context.Context, unit string) (State, error) {
 	return s, nil
 }
 
-// Dependents implements Manager.
-func (c *Conn) Dependents(ctx context.Context, unit string) ([]string, error) {
+// Unlinked implements Manager.
+func (c *Conn) Unlinked(ctx context.Context, unit string, by []string) ([]string, error) {
+	held, err := c.dependents(ctx, unit)
+	if err != nil {
+		return nil, err
+	}
+	type name struct{ given, id string }
+	var missing []name
+	for _, b := range by {
+		if slices.Contains(held, b) {
+			continue
+		}
+		// The name systemd holds it by (default.target is graphical.target
+		// or multi-user.target); asking loads it when it was not.
+		prop, err := c.c.GetUnitPropertyContext(ctx, b, "Id")
+		if err != nil {
+			return nil, fmt.Errorf("read the name of %s: %w", b, err)
+		}
+		id, _ := prop.Value.Value().(string)
+		if id == "" {
+			id = b
+		}
+		missing = append(missing, name{b, id})
+	}
+	if len(missing) == 0 {
+		return nil, nil
+	}
+	// Loading one may have given systemd its links to unit.
+	if held, err = c.dependents(ctx, unit); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range missing {
+		if !slices.Contains(held, m.id) {
+			out = append(out, m.given)
+		}
+	}
+	return out, nil
+}
+
+// dependents are the units systemd holds as wanting or requiring unit.
+func (c *Conn) dependents(ctx context.Context, unit string) ([]string, error) {
 	var out []string
 	for _, name := range []string{"WantedBy", "RequiredBy"} {
 		prop, err := c.c.GetUnitPropertyContext(ctx, unit, name)

@@ -232,6 +232,31 @@ func TestFirstInstallReloadsWhileTheServiceStarts(t *testing.T) {
 	}
 }
 
+// A unit enabled into default.target, which systemd holds under another name
+// (graphical.target here): systemd's memory is compared by that name, so a
+// rerun finds the links read and changes nothing, and status matches.
+func TestEnabledIntoAnAliasTarget(t *testing.T) {
+	h := NewHost(t)
+	dir := h.copyPlan("/root/plan")
+	h.editPlanFile(dir+"/notifydemo.service", func(s string) string {
+		return strings.Replace(s, "WantedBy=multi-user.target", "WantedBy=default.target", 1)
+	})
+	h.notifyctlJSON(0, "install", dir)
+	id := h.Prop("default.target", "Id")
+	if id == "default.target" {
+		t.Fatalf("default.target is no alias on this host: the test proves nothing")
+	}
+	if got := strings.Fields(h.Prop("notifydemo.service", "WantedBy")); !slices.Contains(got, id) {
+		t.Errorf("notifydemo.service WantedBy=%q, want %s", got, id)
+	}
+	if r := h.notifyctlJSON(0, "install", dir); len(r.changedSteps()) != 0 {
+		t.Errorf("the rerun changed %q", r.changedSteps())
+	}
+	if stdout, _, code := h.Notifyctl("status", dir); code != 0 {
+		t.Errorf("status: exit %d\n%s", code, stdout)
+	}
+}
+
 // An app that exits 1 before it is ready: install fails, says why with the
 // app's own error line, and leaves the host as it was.
 func TestFailingAppRollsBack(t *testing.T) {
