@@ -25,7 +25,8 @@ type Manager interface {
 	// as wanting or requiring unit (its WantedBy= and RequiredBy=), aliases
 	// such as default.target resolved: what enabling a unit gives systemd
 	// once it has reloaded. A unit of by that systemd has not loaded yet is
-	// loaded, links included.
+	// loaded, links included; one it has no unit file for is left out, since
+	// it holds no links for it.
 	Unlinked(ctx context.Context, unit string, by []string) ([]string, error)
 	// UnitFileState is the unit file's enablement ("enabled", "disabled",
 	// "static", ...), or "" when systemd knows no such unit file.
@@ -164,11 +165,20 @@ func (c *Conn) Unlinked(ctx context.Context, unit string, by []string) ([]string
 		}
 		// The name systemd holds it by (default.target is graphical.target
 		// or multi-user.target); asking loads it when it was not.
-		prop, err := c.c.GetUnitPropertyContext(ctx, b, "Id")
-		if err != nil {
-			return nil, fmt.Errorf("read the name of %s: %w", b, err)
+		var state, id string
+		for _, p := range []struct {
+			name string
+			to   *string
+		}{{"LoadState", &state}, {"Id", &id}} {
+			prop, err := c.c.GetUnitPropertyContext(ctx, b, p.name)
+			if err != nil {
+				return nil, fmt.Errorf("read the name of %s: %w", b, err)
+			}
+			*p.to, _ = prop.Value.Value().(string)
 		}
-		id, _ := prop.Value.Value().(string)
+		if state != "loaded" {
+			continue
+		}
 		if id == "" {
 			id = b
 		}

@@ -233,14 +233,17 @@ func TestFirstInstallReloadsWhileTheServiceStarts(t *testing.T) {
 }
 
 // A unit enabled into default.target, which systemd holds under another name
-// (graphical.target here): systemd's memory is compared by that name, so a
-// rerun finds the links read and changes nothing, and status matches.
+// (graphical.target here), and into a target that does not exist: systemd's
+// memory is compared by the name it holds, and a target it has no unit for
+// holds nothing. A rerun finds the links read and changes nothing, status
+// matches, and uninstall leaves the host as it was.
 func TestEnabledIntoAnAliasTarget(t *testing.T) {
 	h := NewHost(t)
 	dir := h.copyPlan("/root/plan")
 	h.editPlanFile(dir+"/notifydemo.service", func(s string) string {
-		return strings.Replace(s, "WantedBy=multi-user.target", "WantedBy=default.target", 1)
+		return strings.Replace(s, "WantedBy=multi-user.target", "WantedBy=default.target no-such.target", 1)
 	})
+	pristine := h.Snapshot()
 	h.notifyctlJSON(0, "install", dir)
 	id := h.Prop("default.target", "Id")
 	if id == "default.target" {
@@ -255,6 +258,8 @@ func TestEnabledIntoAnAliasTarget(t *testing.T) {
 	if stdout, _, code := h.Notifyctl("status", dir); code != 0 {
 		t.Errorf("status: exit %d\n%s", code, stdout)
 	}
+	h.notifyctlJSON(0, "uninstall", dir)
+	assertSame(t, "install into default.target, then uninstall", pristine, h.Snapshot())
 }
 
 // An app that exits 1 before it is ready: install fails, says why with the
