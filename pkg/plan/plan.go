@@ -898,7 +898,12 @@ func UnitSettings(content []byte) []UnitSetting {
 			continue
 		}
 		if strings.HasPrefix(line, "[") {
-			section = strings.Trim(line, "[]")
+			// "[Name]"; what systemd calls an invalid header starts no
+			// section the caller knows.
+			section = ""
+			if strings.HasSuffix(line, "]") {
+				section = line[1 : len(line)-1]
+			}
 			continue
 		}
 		if key, value, ok := strings.Cut(line, "="); ok {

@@ -494,6 +494,7 @@ func TestInstallTargets(t *testing.T) {
 		{"[Install]\nWantedBy=a.target b.target\n# WantedBy=c.target\nRequiredBy=d.target a.target\nAlias=x.service\n", []string{"a.target", "b.target", "d.target"}},
 		{"[Install]\nWantedBy=a.target\nWantedBy=\nWantedBy=b.target \\\n  c.target\n", []string{"b.target", "c.target"}},
 		{"[Unit]\nWantedBy=a.target\n[Service]\nExecStart=/bin/true\n", nil},
+		{"[Install\nWantedBy=a.target\n", nil},
 	} {
 		p := &plan.Plan{UnitContent: []byte(c.unit)}
 		if got := p.InstallTargets(); !slices.Equal(got, c.want) {
