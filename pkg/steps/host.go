@@ -51,8 +51,8 @@ func (h *Host) startReload(ctx context.Context) {
 }
 
 // oweReload leaves the daemon-reload to the start step, which asks for it
-// once the service's start job is queued: systemd then reads the unit files
-// while the service gets ready, not before it starts. Only for a unit
+// once systemd has run the service's start job: systemd then reads the unit
+// files while the service gets ready, not before it starts. Only for a unit
 // systemd has already read from the files this run wrote (see
 // Reload.Check): the reload is what makes systemd see the rest, the unit's
 // enablement.

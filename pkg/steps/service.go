@@ -318,25 +318,28 @@ var errNotActive = errors.New("not active in time")
 // pausable is a timeout whose clock stops while something it should not
 // count runs. It is used from one goroutine.
 type pausable struct {
-	t     *time.Timer
-	left  time.Duration
-	since time.Time
+	t      *time.Timer
+	left   time.Duration
+	since  time.Time
+	paused bool
 }
 
 func newPausable(d time.Duration, expire func()) *pausable {
 	return &pausable{t: time.AfterFunc(d, expire), left: d, since: time.Now()}
 }
 
+// pause stops the clock, unless it has run out already.
 func (p *pausable) pause() {
 	if p.t.Stop() {
-		p.left -= time.Since(p.since)
-	} else {
-		p.left = 0 // expired already
+		p.left = max(p.left-time.Since(p.since), 0)
+		p.paused = true
 	}
 }
 
+// resume starts the clock again with what was left (none: it runs out now).
 func (p *pausable) resume() {
-	if p.left > 0 {
+	if p.paused {
+		p.paused = false
 		p.since = time.Now()
 		p.t.Reset(p.left)
 	}
