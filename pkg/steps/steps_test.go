@@ -313,6 +313,17 @@ func actions(res engine.Result) []string {
 	return out
 }
 
+// changedSteps names the steps of res that changed the host, with their action.
+func changedSteps(res engine.Result) []string {
+	var changed []string
+	for _, s := range res.Steps {
+		if s.Changed {
+			changed = append(changed, s.Name+" = "+s.Action)
+		}
+	}
+	return changed
+}
+
 func equal(t *testing.T, what string, got, want any) {
 	t.Helper()
 	if !reflect.DeepEqual(got, want) {
@@ -671,12 +682,7 @@ func TestChangedFileRestartsWithoutReload(t *testing.T) {
 	calls := len(f.sd.Calls)
 
 	res := f.mustInstall(loadPlan(t, version{app: appV2}))
-	var changed []string
-	for _, s := range res.Steps {
-		if s.Changed {
-			changed = append(changed, s.Name+" = "+s.Action)
-		}
-	}
+	changed := changedSteps(res)
 	equal(t, "changed", changed, []string{"file /opt/demo/app.py = update", "service demo.service = restart"})
 	if res.Changed != 2 {
 		t.Errorf("Changed = %d", res.Changed)
@@ -776,12 +782,7 @@ func TestDryRunReportsWhatInstallDoesAndChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var changed []string
-	for _, s := range res.Steps {
-		if s.Changed {
-			changed = append(changed, s.Name+" = "+s.Action)
-		}
-	}
+	changed := changedSteps(res)
 	equal(t, "dry run of a changed unit", changed, []string{
 		"unit /etc/systemd/system/demo.service = update",
 		"systemd = daemon-reload",
@@ -1734,17 +1735,6 @@ func TestReloadForTheEnablementAlone(t *testing.T) {
 	if d := stepNamed(t, res, "systemd").Detail; d != "the unit's enablement changed; systemd reloads as the service starts" {
 		t.Errorf("reload detail %q", d)
 	}
-}
-
-// changedSteps names the steps of res that changed the host, with their action.
-func changedSteps(res engine.Result) []string {
-	var changed []string
-	for _, s := range res.Steps {
-		if s.Changed {
-			changed = append(changed, s.Name+" = "+s.Action)
-		}
-	}
-	return changed
 }
 
 func TestUninstallPurgeSkipsPackagesRemovedMeanwhile(t *testing.T) {
