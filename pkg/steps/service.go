@@ -104,6 +104,8 @@ func (s *Reload) Key() string { return "" }
 // Check implements engine.Step.
 func (s *Reload) Check(ctx context.Context, r *engine.Run) (engine.Change, error) {
 	var why string
+	var st systemd.State
+	peeked := false
 	switch {
 	case r.Changed("unit"):
 		why = "a unit file changed"
@@ -111,10 +113,11 @@ func (s *Reload) Check(ctx context.Context, r *engine.Run) (engine.Change, error
 		// systemd's dependencies in memory follow the links on a reload.
 		why = "the unit's enablement changed"
 	default:
-		st, err := s.H.Systemd.Peek(ctx, s.Unit)
-		if err != nil {
+		var err error
+		if st, err = s.H.Systemd.Peek(ctx, s.Unit); err != nil {
 			return engine.Change{}, err
 		}
+		peeked = true
 		if st.NeedDaemonReload || !st.Loaded() {
 			why = "systemd has not read the unit file yet"
 			break
@@ -140,9 +143,11 @@ func (s *Reload) Check(ctx context.Context, r *engine.Run) (engine.Change, error
 	// and the service is to start, the service need not wait for the
 	// reload. From systemd 255, which calls every unit NeedDaemonReload
 	// after an enable, the reload runs at once as before.
-	st, err := s.H.Systemd.Peek(ctx, s.Unit)
-	if err != nil {
-		return engine.Change{}, err
+	if !peeked {
+		var err error
+		if st, err = s.H.Systemd.Peek(ctx, s.Unit); err != nil {
+			return engine.Change{}, err
+		}
 	}
 	if st.Loaded() && !st.NeedDaemonReload && !st.Active() && st.FragmentPath == s.Path {
 		return engine.Change{Action: "daemon-reload", Detail: why + "; systemd reloads as the service starts", Before: reloadBefore{WithStart: true}}, nil
